@@ -1,0 +1,282 @@
+// Package admin is the JSON API of caddy-paas. The same handler serves
+// Caddy's local admin endpoint under /paas/ and, later, the authenticated
+// public API under /api/v1/: it only decodes, calls the platform and encodes.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddy-paas/caddy-paas/platform"
+)
+
+// MaxBodyBytes caps every request body; larger bodies get 413 before
+// anything is decoded.
+const MaxBodyBytes = 1 << 20
+
+const errEmptyBody = "request body is empty"
+
+// Engine is what the API needs from the platform.
+type Engine interface {
+	Apps() ([]*platform.AppView, error)
+	App(name string) (*platform.AppView, error)
+	CreateApp(ctx context.Context, in platform.AppInput) (*platform.AppView, error)
+	UpdateApp(ctx context.Context, name string, p platform.AppPatch) (*platform.AppView, error)
+	DeleteApp(ctx context.Context, name string) error
+	Deploy(ctx context.Context, name string, in platform.DeployInput) (*platform.Deployment, error)
+	Rollback(ctx context.Context, name, deployment string) (*platform.Deployment, error)
+	StopApp(ctx context.Context, name string) (*platform.AppView, error)
+	StartApp(ctx context.Context, name string) (*platform.AppView, error)
+	Deployments(name string) ([]*platform.Deployment, error)
+	Deployment(name, id string) (*platform.Deployment, error)
+	Status() platform.Status
+}
+
+// API serves the platform's operations as JSON under a path prefix.
+type API struct {
+	prefix string
+	engine func() (Engine, error)
+	mux    *http.ServeMux
+}
+
+// Route is one operation of the API: its method, its path under the prefix,
+// and its handler. The route list is the one place that names every
+// operation, so later layers (authorization, docs) can be generated from it.
+type Route struct {
+	Method  string
+	Path    string
+	Handler func(a *API, e Engine, w http.ResponseWriter, r *http.Request) error
+}
+
+// Routes lists every operation.
+var Routes = []Route{
+	{"GET", "/status", (*API).status},
+	{"GET", "/apps", (*API).listApps},
+	{"POST", "/apps", (*API).createApp},
+	{"GET", "/apps/{name}", (*API).getApp},
+	{"PATCH", "/apps/{name}", (*API).updateApp},
+	{"DELETE", "/apps/{name}", (*API).deleteApp},
+	{"POST", "/apps/{name}/stop", (*API).stopApp},
+	{"POST", "/apps/{name}/start", (*API).startApp},
+	{"GET", "/apps/{name}/deploys", (*API).listDeploys},
+	{"POST", "/apps/{name}/deploys", (*API).deploy},
+	{"GET", "/apps/{name}/deploys/{id}", (*API).getDeploy},
+	{"POST", "/apps/{name}/rollback", (*API).rollback},
+}
+
+// New returns the API under prefix (such as "/paas"). engine is called per
+// request, so the API follows the engine of the current config.
+func New(prefix string, engine func() (Engine, error)) *API {
+	a := &API{prefix: strings.TrimSuffix(prefix, "/"), engine: engine, mux: http.NewServeMux()}
+	for _, rt := range Routes {
+		rt := rt
+		a.mux.HandleFunc(rt.Method+" "+a.prefix+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+			e, err := a.engine()
+			if err == nil {
+				err = rt.Handler(a, e, w, r)
+			}
+			if err != nil {
+				writeError(w, err)
+			}
+		})
+	}
+	a.mux.HandleFunc(a.prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &platform.Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	return a
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	// The mux answers a known path with a wrong method with 405 and a
+	// text body; keep every answer JSON.
+	_, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		writeError(w, &platform.Error{Status: http.StatusMethodNotAllowed, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// decode reads one JSON value, refusing unknown fields and trailing data.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
+		}
+		if errors.Is(err, io.EOF) {
+			return &platform.Error{Status: http.StatusBadRequest, Message: errEmptyBody}
+		}
+		return &platform.Error{Status: http.StatusBadRequest, Message: "malformed JSON: " + jsonMessage(err)}
+	}
+	if dec.More() {
+		return &platform.Error{Status: http.StatusBadRequest, Message: "malformed JSON: trailing data after the object"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
+		}
+		return &platform.Error{Status: http.StatusBadRequest, Message: "malformed JSON: trailing data after the object"}
+	}
+	return nil
+}
+
+// jsonMessage describes a decoding error without quoting the input, which
+// may hold a secret.
+func jsonMessage(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "cannot decode the body"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers {"error": "..."}; an unexpected error's text is not
+// shown, as it may come from deep inside and carry details.
+func writeError(w http.ResponseWriter, err error) {
+	status := platform.StatusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		msg = "internal error: " + firstLine(msg)
+	}
+	_ = writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func (a *API) status(e Engine, w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, e.Status())
+}
+
+func (a *API) listApps(e Engine, w http.ResponseWriter, r *http.Request) error {
+	apps, err := e.Apps()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, apps)
+}
+
+func (a *API) createApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in platform.AppInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	v, err := e.CreateApp(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+func (a *API) getApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	v, err := e.App(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) updateApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var p platform.AppPatch
+	if err := decode(r, &p); err != nil {
+		return err
+	}
+	v, err := e.UpdateApp(r.Context(), r.PathValue("name"), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) deleteApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := e.DeleteApp(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
+}
+
+func (a *API) stopApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	v, err := e.StopApp(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) startApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	v, err := e.StartApp(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) listDeploys(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := e.Deployments(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) deploy(e Engine, w http.ResponseWriter, r *http.Request) error {
+	// An empty body redeploys the app as it is.
+	var in platform.DeployInput
+	if err := decode(r, &in); err != nil && err.Error() != errEmptyBody {
+		return err
+	}
+	d, err := e.Deploy(r.Context(), r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, d)
+}
+
+func (a *API) getDeploy(e Engine, w http.ResponseWriter, r *http.Request) error {
+	d, err := e.Deployment(r.PathValue("name"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+func (a *API) rollback(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		// Deployment is the id of the deployment to run again.
+		Deployment string `json:"deployment"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	d, err := e.Rollback(r.Context(), r.PathValue("name"), in.Deployment)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, d)
+}

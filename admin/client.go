@@ -1,0 +1,109 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddy-paas/caddy-paas/platform"
+)
+
+// Client calls the API, for the CLI and for tests.
+type Client struct {
+	// BaseURL is the scheme and host the requests go to, such as
+	// http://localhost:2019.
+	BaseURL string
+	// Prefix is the API's path prefix, such as /paas.
+	Prefix string
+	// HTTP is the client used; it may dial a unix socket.
+	HTTP *http.Client
+	// Header is added to every request (the admin endpoint checks Origin).
+	Header http.Header
+}
+
+// APIError is an error answer of the API.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// Do sends in (if not nil) as JSON and decodes the answer into out (if not
+// nil). An error answer becomes an *APIError with the server's message.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+c.Prefix+path, body)
+	if err != nil {
+		return err
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		return &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decoding the answer: %w", err)
+		}
+	}
+	return nil
+}
+
+// WaitDeployment polls a deployment until its status is final or ctx ends.
+// A failed deployment returns an error with its reason.
+func (c *Client) WaitDeployment(ctx context.Context, app, id string, progress func(*platform.Deployment)) (*platform.Deployment, error) {
+	var last platform.DeploymentStatus
+	for {
+		var d platform.Deployment
+		if err := c.Do(ctx, http.MethodGet, "/apps/"+app+"/deploys/"+id, nil, &d); err != nil {
+			return nil, err
+		}
+		if d.Status != last && progress != nil {
+			progress(&d)
+		}
+		last = d.Status
+		switch d.Status {
+		case platform.StatusFailed:
+			return &d, fmt.Errorf("deployment %s failed: %s", id, d.Reason)
+		case platform.StatusLive, platform.StatusSuperseded:
+			return &d, nil
+		}
+		select {
+		case <-ctx.Done():
+			return &d, fmt.Errorf("waiting for deployment %s: %w (status %s)", id, ctx.Err(), d.Status)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

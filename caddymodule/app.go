@@ -1,0 +1,192 @@
+// Package caddymodule adapts caddy-paas to Caddy: module types, Caddyfile
+// parsing and CLI commands. It holds no logic of its own; the engine is in
+// package platform.
+package caddymodule
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-paas/caddy-paas/containers"
+	"github.com/caddy-paas/caddy-paas/platform"
+	"github.com/caddy-paas/caddy-paas/storage"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// engines keeps one engine per data directory across config loads: Caddy
+// provisions a new config before it cleans up the old one, so the engine
+// (database, Docker client, routing table, goroutines) is shared and only
+// the last user's Cleanup stops it.
+var engines = caddy.NewUsagePool()
+
+// App is the `paas` app: it owns the engine that runs apps in containers
+// and routes their hosts. Configure it with the global Caddyfile option
+// `paas { ... }` or under "apps": {"paas": {...}} in JSON.
+type App struct {
+	// DataDir is where the database and the master key live. Default: the
+	// "paas" folder in Caddy's data directory.
+	DataDir string `json:"data_dir,omitempty"`
+	// BaseDomain is the domain under which every app gets a host,
+	// <app>.<base_domain>. Required.
+	BaseDomain string `json:"base_domain,omitempty"`
+	// DockerHost is the Docker engine's address, such as
+	// unix:///var/run/docker.sock or tcp://127.0.0.1:2375. Default: the
+	// DOCKER_HOST environment variable, else the local socket.
+	DockerHost string `json:"docker_host,omitempty"`
+	// UpstreamMode is how Caddy reaches replicas: "host" (default) publishes
+	// each replica's port on 127.0.0.1 at an ephemeral port, for Caddy on
+	// the host; "network" dials the replica on the Docker network, for
+	// Caddy in a container on that network.
+	UpstreamMode string `json:"upstream_mode,omitempty"`
+	// Network is the Docker network replicas join in network mode.
+	// Default: caddy-paas.
+	Network string `json:"network,omitempty"`
+	// HealthTimeout bounds how long a new replica has to become healthy
+	// before its deploy fails. Default: 60s.
+	HealthTimeout caddy.Duration `json:"health_timeout,omitempty"`
+	// DrainTimeout bounds how long a replacing deploy waits for the old
+	// replicas' requests in flight before stopping them. Default: 30s.
+	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty"`
+
+	key    string
+	engine *platform.Engine
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "paas", New: func() caddy.Module { return new(App) }}
+}
+
+// pooledEngine is an engine with what it owns, for the usage pool.
+type pooledEngine struct {
+	engine *platform.Engine
+	db     *storage.DB
+	docker *containers.Docker
+}
+
+// Destruct stops the engine when its last config goes away.
+func (p *pooledEngine) Destruct() error {
+	p.engine.Close()
+	p.docker.Close()
+	return p.db.Close()
+}
+
+// Provision sets defaults, validates, and attaches to (or opens) the engine
+// of the data directory.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	if a.BaseDomain == "" {
+		return fmt.Errorf("paas: base_domain is required")
+	}
+	base, err := platform.NormalizeDomain(a.BaseDomain)
+	if err != nil {
+		return fmt.Errorf("paas: base_domain: %w", err)
+	}
+	a.BaseDomain = base
+	if a.DataDir == "" {
+		a.DataDir = filepath.Join(caddy.AppDataDir(), "paas")
+	}
+	if a.DataDir, err = filepath.Abs(a.DataDir); err != nil {
+		return fmt.Errorf("paas: data_dir: %w", err)
+	}
+	switch a.UpstreamMode {
+	case "":
+		a.UpstreamMode = platform.UpstreamHost
+	case platform.UpstreamHost, platform.UpstreamNetwork:
+	default:
+		return fmt.Errorf("paas: upstream_mode must be %q or %q, got %q", platform.UpstreamHost, platform.UpstreamNetwork, a.UpstreamMode)
+	}
+	if a.Network == "" {
+		a.Network = "caddy-paas"
+	}
+	if a.HealthTimeout < 0 || a.DrainTimeout < 0 {
+		return fmt.Errorf("paas: timeouts must not be negative")
+	}
+	cfg := platform.Config{
+		BaseDomain:    a.BaseDomain,
+		UpstreamMode:  a.UpstreamMode,
+		Network:       a.Network,
+		HealthTimeout: time.Duration(a.HealthTimeout),
+		DrainTimeout:  time.Duration(a.DrainTimeout),
+	}
+	a.key = a.DataDir
+	val, loaded, err := engines.LoadOrNew(a.key, func() (caddy.Destructor, error) {
+		return openEngine(a.DataDir, a.DockerHost, cfg, a.logger)
+	})
+	if err != nil {
+		return fmt.Errorf("paas: %w", err)
+	}
+	a.engine = val.(*pooledEngine).engine
+	if loaded {
+		a.engine.Configure(cfg, a.logger)
+	}
+	return nil
+}
+
+func openEngine(dir, dockerHost string, cfg platform.Config, logger *zap.Logger) (*pooledEngine, error) {
+	db, err := storage.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	key, err := storage.LoadOrCreateMasterKey(dir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	sealer, err := storage.NewSealer(key)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	docker, err := containers.NewDocker(dockerHost)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	engine := platform.NewEngine(cfg, platform.NewStore(db, sealer), docker, logger)
+	return &pooledEngine{engine: engine, db: db, docker: docker}, nil
+}
+
+// Start starts the engine on its first config; later configs find it
+// running.
+func (a *App) Start() error { return a.engine.Start() }
+
+// Stop does nothing: the engine outlives the config, Cleanup releases it.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on the engine.
+func (a *App) Cleanup() error {
+	if a.key == "" {
+		return nil
+	}
+	_, err := engines.Delete(a.key)
+	return err
+}
+
+// Engine returns the engine this app runs.
+func (a *App) Engine() *platform.Engine { return a.engine }
+
+// paasEngine finds the engine of the config that ctx belongs to.
+func paasEngine(ctx caddy.Context) (*platform.Engine, error) {
+	mod, err := ctx.App("paas")
+	if err != nil {
+		return nil, fmt.Errorf("loading the paas app: %w", err)
+	}
+	return mod.(*App).engine, nil
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+	_ caddy.Destructor   = (*pooledEngine)(nil)
+)

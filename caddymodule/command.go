@@ -1,0 +1,415 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/caddy-paas/caddy-paas/admin"
+	"github.com/caddy-paas/caddy-paas/platform"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "paas",
+		Usage: "<apps|deploy|deploys|rollback> ...",
+		Short: "Manages caddy-paas apps through the admin endpoint",
+		Long: `
+Manages the apps of a running caddy-paas through Caddy's admin endpoint
+(localhost:2019 unless --address or CADDY_ADMIN says otherwise).
+
+  caddy paas apps create hello --image hello:1 --port 8080 --env VERSION=v1
+  caddy paas deploy hello --image hello:2 --wait
+  caddy paas apps list
+
+Every command prints a table, or JSON with --json. Errors exit with code 1.`,
+		CobraFunc: buildCommands,
+	})
+}
+
+// cli holds the flags shared by every paas command.
+type cli struct {
+	address string
+	json    bool
+	out     io.Writer
+}
+
+func buildCommands(cmd *cobra.Command) {
+	c := &cli{out: os.Stdout}
+	cmd.PersistentFlags().StringVar(&c.address, "address", "", "Address of the admin endpoint (default: $CADDY_ADMIN or localhost:2019)")
+	cmd.PersistentFlags().BoolVar(&c.json, "json", false, "Print JSON instead of a table")
+
+	apps := &cobra.Command{Use: "apps", Short: "Creates, lists, shows and deletes apps"}
+	cmd.AddCommand(apps)
+
+	var create struct {
+		image, healthPath string
+		port, replicas    int
+		env, domains      []string
+		wait              bool
+		timeout           time.Duration
+	}
+	createCmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Creates an app; with --image it deploys it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := parseEnv(create.env)
+			if err != nil {
+				return err
+			}
+			in := map[string]any{"name": args[0], "env": env}
+			if create.image != "" {
+				in["image"] = create.image
+			}
+			if cmd.Flags().Changed("port") {
+				in["port"] = create.port
+			}
+			if cmd.Flags().Changed("replicas") {
+				in["replicas"] = create.replicas
+			}
+			if create.healthPath != "" {
+				in["health_path"] = create.healthPath
+			}
+			if len(create.domains) > 0 {
+				in["domains"] = create.domains
+			}
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps", in, &v); err != nil {
+				return err
+			}
+			if create.wait && v.Deployment != "" {
+				if _, err := c.wait(cmd.Context(), v.Name, v.Deployment, create.timeout); err != nil {
+					return err
+				}
+				if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+v.Name, nil, &v); err != nil {
+					return err
+				}
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	}
+	createCmd.Flags().StringVar(&create.image, "image", "", "Image to run (a local image is used without a pull)")
+	createCmd.Flags().IntVar(&create.port, "port", 8080, "Port the app listens on in its container")
+	createCmd.Flags().IntVar(&create.replicas, "replicas", 1, "Number of replicas, load-balanced")
+	createCmd.Flags().StringVar(&create.healthPath, "health-path", "", "HTTP path that answers 2xx/3xx when the app is healthy")
+	createCmd.Flags().StringArrayVar(&create.env, "env", nil, "Environment variable KEY=VALUE (repeatable)")
+	createCmd.Flags().StringArrayVar(&create.domains, "domain", nil, "Extra domain the app answers on (repeatable)")
+	createCmd.Flags().BoolVar(&create.wait, "wait", false, "Wait until the first deploy is live or failed")
+	createCmd.Flags().DurationVar(&create.timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	apps.AddCommand(createCmd)
+
+	apps.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "Lists apps",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []*platform.AppView
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps", nil, &list); err != nil {
+				return err
+			}
+			return c.printApps(list)
+		},
+	})
+	apps.AddCommand(&cobra.Command{
+		Use:   "show NAME",
+		Short: "Shows an app",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0], nil, &v); err != nil {
+				return err
+			}
+			return c.printApp(&v)
+		},
+	})
+	apps.AddCommand(&cobra.Command{
+		Use:   "delete NAME",
+		Short: "Deletes an app and removes its containers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]string
+			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0], nil, &out); err != nil {
+				return err
+			}
+			if c.json {
+				return c.printJSON(out)
+			}
+			fmt.Fprintf(c.out, "deleted %s\n", args[0])
+			return nil
+		},
+	})
+	for _, verb := range []string{"stop", "start"} {
+		verb := verb
+		apps.AddCommand(&cobra.Command{
+			Use:   verb + " NAME",
+			Short: map[string]string{"stop": "Stops an app (its hosts answer 503)", "start": "Starts a stopped app"}[verb],
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var v platform.AppView
+				if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/"+verb, nil, &v); err != nil {
+					return err
+				}
+				return c.printApps([]*platform.AppView{&v})
+			},
+		})
+	}
+
+	var deploy struct {
+		image   string
+		env     []string
+		wait    bool
+		timeout time.Duration
+	}
+	deployCmd := &cobra.Command{
+		Use:   "deploy NAME",
+		Short: "Deploys an app: a new image, env changes, or the same again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := parseEnv(deploy.env)
+			if err != nil {
+				return err
+			}
+			in := map[string]any{}
+			if deploy.image != "" {
+				in["image"] = deploy.image
+			}
+			if len(env) > 0 {
+				in["env"] = env
+			}
+			var d platform.Deployment
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/deploys", in, &d); err != nil {
+				return err
+			}
+			return c.finishDeploy(cmd.Context(), &d, deploy.wait, deploy.timeout)
+		},
+	}
+	deployCmd.Flags().StringVar(&deploy.image, "image", "", "Image to deploy (default: the app's)")
+	deployCmd.Flags().StringArrayVar(&deploy.env, "env", nil, "Set environment variable KEY=VALUE (repeatable)")
+	deployCmd.Flags().BoolVar(&deploy.wait, "wait", false, "Wait until the deploy is live or failed")
+	deployCmd.Flags().DurationVar(&deploy.timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	cmd.AddCommand(deployCmd)
+
+	deploys := &cobra.Command{Use: "deploys", Short: "Lists and shows deployments"}
+	cmd.AddCommand(deploys)
+	deploys.AddCommand(&cobra.Command{
+		Use:   "list APP",
+		Short: "Lists an app's deployments, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []*platform.Deployment
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/deploys", nil, &list); err != nil {
+				return err
+			}
+			return c.printDeployments(list)
+		},
+	})
+	deploys.AddCommand(&cobra.Command{
+		Use:   "show APP ID",
+		Short: "Shows one deployment",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d platform.Deployment
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/deploys/"+args[1], nil, &d); err != nil {
+				return err
+			}
+			return c.printDeployments([]*platform.Deployment{&d})
+		},
+	})
+
+	var rollback struct {
+		wait    bool
+		timeout time.Duration
+	}
+	rollbackCmd := &cobra.Command{
+		Use:   "rollback APP DEPLOYMENT",
+		Short: "Deploys again what an earlier deployment ran",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d platform.Deployment
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/rollback", map[string]string{"deployment": args[1]}, &d); err != nil {
+				return err
+			}
+			return c.finishDeploy(cmd.Context(), &d, rollback.wait, rollback.timeout)
+		},
+	}
+	rollbackCmd.Flags().BoolVar(&rollback.wait, "wait", false, "Wait until the deploy is live or failed")
+	rollbackCmd.Flags().DurationVar(&rollback.timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	cmd.AddCommand(rollbackCmd)
+}
+
+// parseEnv turns KEY=VALUE flags into a map.
+func parseEnv(list []string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--env %q: want KEY=VALUE", k)
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+// client builds an API client for the admin address, which may be a unix
+// socket (unix//path).
+func (c *cli) client() (*admin.Client, error) {
+	addr := c.address
+	if addr == "" {
+		addr = os.Getenv("CADDY_ADMIN")
+	}
+	if addr == "" {
+		addr = caddy.DefaultAdminListen
+	}
+	na, err := caddy.ParseNetworkAddress(addr)
+	if err != nil || na.PortRangeSize() > 1 {
+		return nil, fmt.Errorf("invalid admin address %q", addr)
+	}
+	origin := "http://" + na.JoinHostPort(0)
+	header := http.Header{}
+	if na.IsUnixNetwork() {
+		origin = "http://127.0.0.1"
+	} else {
+		header.Set("Origin", origin)
+	}
+	dial := na.JoinHostPort(0)
+	return &admin.Client{
+		BaseURL: origin,
+		Prefix:  "/paas",
+		Header:  header,
+		HTTP: &http.Client{
+			Timeout: 5 * time.Minute,
+			Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, na.Network, dial)
+			}},
+		},
+	}, nil
+}
+
+func (c *cli) do(ctx context.Context, method, path string, in, out any) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return cl.Do(ctx, method, path, in, out)
+}
+
+func (c *cli) wait(ctx context.Context, app, id string, timeout time.Duration) (*platform.Deployment, error) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return cl.WaitDeployment(ctx, app, id, func(d *platform.Deployment) {
+		if !c.json {
+			fmt.Fprintf(os.Stderr, "deployment %s: %s\n", d.ID, d.Status)
+		}
+	})
+}
+
+func (c *cli) finishDeploy(ctx context.Context, d *platform.Deployment, wait bool, timeout time.Duration) error {
+	if wait {
+		final, err := c.wait(ctx, d.App, d.ID, timeout)
+		if final != nil {
+			d = final
+		}
+		if err != nil {
+			if c.json {
+				_ = c.printJSON(d)
+			}
+			return err
+		}
+	}
+	return c.printDeployments([]*platform.Deployment{d})
+}
+
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (c *cli) printApps(list []*platform.AppView) error {
+	if c.json {
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tREADY\tIMAGE\tHOSTS\tDEPLOYMENT")
+	for _, a := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", a.Name, a.Status, a.ReadyReplicas, a.Replicas,
+			dash(a.Image), strings.Join(a.Hosts, ","), dash(firstNonEmpty(a.Deployment, a.Current)))
+	}
+	return tw.Flush()
+}
+
+func (c *cli) printApp(a *platform.AppView) error {
+	if c.json {
+		return c.printJSON(a)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	rows := [][2]string{
+		{"name", a.Name}, {"status", a.Status}, {"image", dash(a.Image)}, {"port", strconv.Itoa(a.Port)},
+		{"replicas", fmt.Sprintf("%d ready of %d", a.ReadyReplicas, a.Replicas)},
+		{"health path", dash(a.HealthPath)}, {"hosts", strings.Join(a.Hosts, ", ")},
+		{"current deployment", dash(a.Current)}, {"env", strings.Join(sortedKeys(a.Env), ", ")},
+		{"created", a.CreatedAt.Format(time.RFC3339)}, {"updated", a.UpdatedAt.Format(time.RFC3339)},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
+
+func (c *cli) printDeployments(list []*platform.Deployment) error {
+	if c.json {
+		if len(list) == 1 {
+			return c.printJSON(list[0])
+		}
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tVERSION\tSTATUS\tIMAGE\tCREATED\tREASON")
+	for _, d := range list {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", d.ID, d.Version, d.Status, d.Image,
+			d.CreatedAt.Local().Format("2006-01-02 15:04:05"), dash(d.Reason))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

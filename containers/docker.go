@@ -1,0 +1,332 @@
+// Package containers is the platform's only way to the Docker engine. It
+// exposes a small allowlist of operations (images, containers with our
+// labels, one network, events) and nothing else: no exec, no plugins, no
+// privileged or host-mounted containers.
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+)
+
+// Labels put on every container the platform creates.
+const (
+	LabelApp        = "paas.app"
+	LabelDeployment = "paas.deployment"
+	LabelReplica    = "paas.replica"
+)
+
+// ErrImageNotFound is returned when an image is neither present locally nor
+// pullable.
+var ErrImageNotFound = errors.New("image not found")
+
+// Spec describes a replica container to create.
+type Spec struct {
+	// Name is the container name.
+	Name string
+	// Image is the image reference.
+	Image string
+	// Env holds KEY=VALUE pairs; they are passed to the engine as an array,
+	// never through a shell.
+	Env []string
+	// Labels are added to the container.
+	Labels map[string]string
+	// Port is the container port the app listens on.
+	Port int
+	// Network, when set, attaches the container to that network and the
+	// replica is reached at its address there; otherwise the port is
+	// published on 127.0.0.1 at an ephemeral port.
+	Network string
+	// MemoryBytes limits memory; 0 means no limit.
+	MemoryBytes int64
+}
+
+// Container is what the platform needs to know about one container.
+type Container struct {
+	ID       string
+	Name     string
+	Image    string
+	Labels   map[string]string
+	Running  bool
+	ExitCode int
+	// Health is the Docker health status ("starting", "healthy",
+	// "unhealthy"), or "" when the image has no HEALTHCHECK.
+	Health string
+	// Addr is host:port to dial the app at, or "" when not running.
+	Addr string
+}
+
+// Event is a container lifecycle event of one of our containers.
+type Event struct {
+	ContainerID string
+	Action      string
+	Labels      map[string]string
+}
+
+// ImageInfo is what the platform needs to know about an image.
+type ImageInfo struct {
+	ID             string
+	HasHealthcheck bool
+}
+
+// Docker talks to one Docker engine.
+type Docker struct {
+	cli *client.Client
+}
+
+// NewDocker connects to the engine at host (a URL such as
+// unix:///var/run/docker.sock; empty means the environment's default),
+// negotiating the API version with the engine.
+func NewDocker(host string) (*Docker, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating docker client: %w", err)
+	}
+	return &Docker{cli: cli}, nil
+}
+
+// Close releases the client.
+func (d *Docker) Close() error { return d.cli.Close() }
+
+// Ping checks that the engine answers.
+func (d *Docker) Ping(ctx context.Context) error {
+	if _, err := d.cli.Ping(ctx); err != nil {
+		return fmt.Errorf("docker engine does not answer: %w", err)
+	}
+	return nil
+}
+
+// InspectImage returns the local image, or ErrImageNotFound.
+func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error) {
+	img, err := d.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		if client.IsErrNotFound(err) {
+			return ImageInfo{}, fmt.Errorf("%w: %s", ErrImageNotFound, ref)
+		}
+		return ImageInfo{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	info := ImageInfo{ID: img.ID}
+	if img.Config != nil && img.Config.Healthcheck != nil {
+		hc := img.Config.Healthcheck.Test
+		info.HasHealthcheck = len(hc) > 0 && hc[0] != "NONE"
+	}
+	return info, nil
+}
+
+// PullImage pulls ref from its registry.
+func (d *Docker) PullImage(ctx context.Context, ref string) error {
+	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: pulling %s: %v", ErrImageNotFound, ref, err)
+	}
+	defer rc.Close()
+	// The pull happens while the progress stream is read; an error inside
+	// the stream is reported by the later inspect.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return nil
+}
+
+// EnsureNetwork creates the bridge network name unless it exists.
+func (d *Docker) EnsureNetwork(ctx context.Context, name string) error {
+	if _, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+		return nil
+	} else if !client.IsErrNotFound(err) {
+		return fmt.Errorf("inspecting network %s: %w", name, err)
+	}
+	_, err := d.cli.NetworkCreate(ctx, name, network.CreateOptions{
+		Driver: "bridge",
+		Labels: map[string]string{"paas.network": "true"},
+	})
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("creating network %s: %w", name, err)
+	}
+	return nil
+}
+
+// CreateAndStart creates the container described by spec, starts it and
+// returns it inspected. On failure nothing is left behind.
+func (d *Docker) CreateAndStart(ctx context.Context, spec Spec) (Container, error) {
+	port, err := nat.NewPort("tcp", strconv.Itoa(spec.Port))
+	if err != nil {
+		return Container{}, fmt.Errorf("port %d: %w", spec.Port, err)
+	}
+	cfg := &container.Config{
+		Image:        spec.Image,
+		Env:          spec.Env,
+		Labels:       spec.Labels,
+		ExposedPorts: nat.PortSet{port: struct{}{}},
+	}
+	hostCfg := &container.HostConfig{
+		// The reconciler replaces crashed replicas; a Docker restart would
+		// give a published replica a new ephemeral port behind our back.
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
+			"max-size": "10m", "max-file": "3",
+		}},
+		Resources: container.Resources{Memory: spec.MemoryBytes},
+		Init:      nil,
+	}
+	var netCfg *network.NetworkingConfig
+	if spec.Network != "" {
+		hostCfg.NetworkMode = container.NetworkMode(spec.Network)
+		netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			spec.Network: {},
+		}}
+	} else {
+		hostCfg.PortBindings = nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: ""}}}
+	}
+	created, err := d.cli.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
+	if err != nil {
+		return Container{}, fmt.Errorf("creating container %s: %w", spec.Name, err)
+	}
+	if err := d.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		_ = d.Remove(context.WithoutCancel(ctx), created.ID)
+		return Container{}, fmt.Errorf("starting container %s: %w", spec.Name, err)
+	}
+	c, err := d.Inspect(ctx, created.ID)
+	if err != nil {
+		_ = d.Remove(context.WithoutCancel(ctx), created.ID)
+		return Container{}, err
+	}
+	return c, nil
+}
+
+// Inspect returns the container's current state.
+func (d *Docker) Inspect(ctx context.Context, id string) (Container, error) {
+	info, err := d.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return Container{}, fmt.Errorf("inspecting container %s: %w", id, err)
+	}
+	c := Container{ID: info.ID, Name: strings.TrimPrefix(info.Name, "/")}
+	if info.Config != nil {
+		c.Labels = info.Config.Labels
+		c.Image = info.Config.Image
+	}
+	if info.State != nil {
+		c.Running = info.State.Running
+		c.ExitCode = info.State.ExitCode
+		if info.State.Health != nil {
+			c.Health = info.State.Health.Status
+		}
+	}
+	if c.Running && info.NetworkSettings != nil && info.Config != nil {
+		c.Addr = dialAddr(info.NetworkSettings, info.HostConfig, info.Config.ExposedPorts)
+	}
+	return c, nil
+}
+
+// dialAddr finds the address to reach the app: the published loopback port,
+// or the container's address on its network.
+func dialAddr(ns *container.NetworkSettings, hc *container.HostConfig, exposed nat.PortSet) string {
+	for port := range exposed {
+		for _, b := range ns.Ports[port] {
+			if b.HostPort != "" && (b.HostIP == "127.0.0.1" || b.HostIP == "") {
+				return net.JoinHostPort("127.0.0.1", b.HostPort)
+			}
+		}
+		if hc != nil {
+			if ep, ok := ns.Networks[string(hc.NetworkMode)]; ok && ep.IPAddress != "" {
+				return net.JoinHostPort(ep.IPAddress, port.Port())
+			}
+		}
+	}
+	return ""
+}
+
+// Stop asks the container to stop, killing it after timeout.
+func (d *Docker) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Seconds())
+	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("stopping container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Remove force-removes the container; a missing container is not an error.
+func (d *Docker) Remove(ctx context.Context, id string) error {
+	err := d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
+		return fmt.Errorf("removing container %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns every container (running or not) that has the label key,
+// with labels matching the given values.
+func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Container, error) {
+	args := filters.NewArgs()
+	args.Add("label", LabelApp)
+	for k, v := range labels {
+		args.Add("label", k+"="+v)
+	}
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	out := make([]Container, 0, len(list))
+	for _, c := range list {
+		name := ""
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		out = append(out, Container{
+			ID: c.ID, Name: name, Image: c.Image, Labels: c.Labels,
+			Running: c.State == "running",
+		})
+	}
+	return out, nil
+}
+
+// Events streams start/die/destroy events of our containers until ctx ends.
+// The error channel receives one error when the stream breaks.
+func (d *Docker) Events(ctx context.Context) (<-chan Event, <-chan error) {
+	args := filters.NewArgs()
+	args.Add("type", string(events.ContainerEventType))
+	args.Add("label", LabelApp)
+	for _, a := range []string{"start", "die", "destroy", "health_status"} {
+		args.Add("event", a)
+	}
+	msgs, errs := d.cli.Events(ctx, events.ListOptions{Filters: args})
+	out := make(chan Event)
+	outErr := make(chan error, 1)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case m := <-msgs:
+				ev := Event{ContainerID: m.Actor.ID, Action: string(m.Action), Labels: m.Actor.Attributes}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			case err := <-errs:
+				outErr <- err
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, outErr
+}

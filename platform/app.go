@@ -1,0 +1,184 @@
+package platform
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+)
+
+// Limits on what an app may hold. They keep one app's record small and
+// refuse absurd input early, before anything is stored.
+const (
+	MaxReplicas      = 50
+	MaxEnvVars       = 200
+	MaxEnvValueBytes = 32 << 10
+	MaxEnvTotalBytes = 256 << 10
+	MaxDomains       = 50
+)
+
+var (
+	appNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	envKeyRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+	labelRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// App is the desired state of one app, with env values in plain text. It
+// lives in memory only; storage holds env values sealed.
+type App struct {
+	Name       string            `json:"name"`
+	Image      string            `json:"image,omitempty"`
+	Port       int               `json:"port"`
+	Env        map[string]string `json:"env,omitempty"`
+	Replicas   int               `json:"replicas"`
+	HealthPath string            `json:"health_path,omitempty"`
+	Domains    []string          `json:"domains,omitempty"`
+	// Stopped is true when the user stopped the app: no replica runs and
+	// its hosts answer 503.
+	Stopped bool `json:"stopped,omitempty"`
+	// Current is the id of the live deployment.
+	Current   string    `json:"current_deployment,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AppInput is what a user gives to create an app. Pointers tell "not given"
+// from a zero value.
+type AppInput struct {
+	Name       string            `json:"name"`
+	Image      string            `json:"image,omitempty"`
+	Port       *int              `json:"port,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	Replicas   *int              `json:"replicas,omitempty"`
+	HealthPath *string           `json:"health_path,omitempty"`
+	Domains    []string          `json:"domains,omitempty"`
+}
+
+// AppPatch changes some fields of an app. Env keys map to a new value, or to
+// null to remove the key.
+type AppPatch struct {
+	Image      *string            `json:"image,omitempty"`
+	Port       *int               `json:"port,omitempty"`
+	Env        map[string]*string `json:"env,omitempty"`
+	Replicas   *int               `json:"replicas,omitempty"`
+	HealthPath *string            `json:"health_path,omitempty"`
+	Domains    *[]string          `json:"domains,omitempty"`
+}
+
+// ValidateAppName checks an app name against ^[a-z][a-z0-9-]{0,62}$.
+func ValidateAppName(name string) error {
+	if !appNameRe.MatchString(name) {
+		return invalid("invalid app name %q: use 1-63 lowercase letters, digits and dashes, starting with a letter", truncate(name, 80))
+	}
+	return nil
+}
+
+// ValidateImage checks that ref is a well-formed image reference.
+func ValidateImage(ref string) error {
+	if ref == "" {
+		return invalid("image is required")
+	}
+	if len(ref) > 512 || strings.HasPrefix(ref, "-") {
+		return invalid("invalid image reference %q", truncate(ref, 80))
+	}
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		return invalid("invalid image reference %q: %v", truncate(ref, 80), err)
+	}
+	return nil
+}
+
+func validatePort(port int) error {
+	if port < 1 || port > 65535 {
+		return invalid("port %d is out of range 1-65535", port)
+	}
+	return nil
+}
+
+func validateReplicas(n int) error {
+	if n < 1 || n > MaxReplicas {
+		return invalid("replicas %d is out of range 1-%d", n, MaxReplicas)
+	}
+	return nil
+}
+
+func validateHealthPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if len(p) > 256 || !strings.HasPrefix(p, "/") {
+		return invalid("health_path must be a path starting with / (at most 256 characters)")
+	}
+	u, err := url.ParseRequestURI(p)
+	if err != nil || u.Host != "" || strings.ContainsAny(p, " \t\r\n\x00\\") {
+		return invalid("health_path %q is not a valid request path", truncate(p, 80))
+	}
+	return nil
+}
+
+// validateEnv checks keys and sizes. Its messages name keys, never values.
+func validateEnv(env map[string]string) error {
+	if len(env) > MaxEnvVars {
+		return invalid("too many env variables: %d (at most %d)", len(env), MaxEnvVars)
+	}
+	total := 0
+	for k, v := range env {
+		if !envKeyRe.MatchString(k) {
+			return invalid("invalid env key %q: use letters, digits and underscores, not starting with a digit", truncate(k, 80))
+		}
+		if len(v) > MaxEnvValueBytes {
+			return invalid("env value of %s is %d bytes (at most %d)", k, len(v), MaxEnvValueBytes)
+		}
+		if strings.ContainsRune(v, 0) {
+			return invalid("env value of %s contains a NUL byte", k)
+		}
+		total += len(k) + len(v)
+	}
+	if total > MaxEnvTotalBytes {
+		return invalid("env is %d bytes in all (at most %d)", total, MaxEnvTotalBytes)
+	}
+	return nil
+}
+
+// NormalizeDomain lowercases a domain and checks that it is a plain host
+// name: labels of letters, digits and dashes, no port, no wildcard, no
+// placeholder braces.
+func NormalizeDomain(d string) (string, error) {
+	d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	if d == "" || len(d) > 253 {
+		return "", invalid("invalid domain %q", truncate(d, 80))
+	}
+	for _, label := range strings.Split(d, ".") {
+		if !labelRe.MatchString(label) {
+			return "", invalid("invalid domain %q: each label must be letters, digits and dashes", truncate(d, 80))
+		}
+	}
+	return d, nil
+}
+
+func normalizeDomains(list []string) ([]string, error) {
+	if len(list) > MaxDomains {
+		return nil, invalid("too many domains: %d (at most %d)", len(list), MaxDomains)
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(list))
+	for _, d := range list {
+		n, err := NormalizeDomain(d)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

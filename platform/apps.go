@@ -1,0 +1,531 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-paas/caddy-paas/builder"
+	"github.com/caddy-paas/caddy-paas/containers"
+)
+
+// MaskedValue replaces every env value in API answers.
+const MaskedValue = "********"
+
+// App statuses shown to users.
+const (
+	AppNew         = "new"
+	AppDeploying   = "deploying"
+	AppRunning     = "running"
+	AppDegraded    = "degraded"
+	AppUnavailable = "unavailable"
+	AppStopped     = "stopped"
+)
+
+// AppView is an app as the API shows it: env values masked, with its hosts
+// and live status.
+type AppView struct {
+	Name          string            `json:"name"`
+	Image         string            `json:"image,omitempty"`
+	Port          int               `json:"port"`
+	Env           map[string]string `json:"env"`
+	Replicas      int               `json:"replicas"`
+	HealthPath    string            `json:"health_path,omitempty"`
+	Domains       []string          `json:"domains"`
+	Hosts         []string          `json:"hosts"`
+	Status        string            `json:"status"`
+	ReadyReplicas int               `json:"ready_replicas"`
+	Current       string            `json:"current_deployment,omitempty"`
+	// Deployment is the id of the deploy this request started, if any.
+	Deployment string    `json:"deployment,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func (e *Engine) view(a *App, latest *Deployment) *AppView {
+	v := &AppView{
+		Name: a.Name, Image: a.Image, Port: a.Port, Replicas: a.Replicas,
+		HealthPath: a.HealthPath, Domains: append([]string{}, a.Domains...),
+		Hosts: e.hosts(a), Current: a.Current, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		Env: make(map[string]string, len(a.Env)),
+	}
+	for k := range a.Env {
+		v.Env[k] = MaskedValue
+	}
+	if route := e.table.Route(a.Name); route != nil {
+		v.ReadyReplicas = route.Ready()
+	}
+	switch {
+	case a.Stopped:
+		v.Status = AppStopped
+	case latest != nil && !latest.Status.Finished():
+		v.Status = AppDeploying
+	case a.Current == "":
+		v.Status = AppNew
+	case v.ReadyReplicas == 0:
+		v.Status = AppUnavailable
+	case v.ReadyReplicas < a.Replicas:
+		v.Status = AppDegraded
+	default:
+		v.Status = AppRunning
+	}
+	return v
+}
+
+func (e *Engine) latestDeployment(app string) *Deployment {
+	list, err := e.store.ListDeployments(app)
+	if err != nil || len(list) == 0 {
+		return nil
+	}
+	return list[0]
+}
+
+// Apps lists every app.
+func (e *Engine) Apps() ([]*AppView, error) {
+	apps, err := e.store.ListApps()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*AppView, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, e.view(a, e.latestDeployment(a.Name)))
+	}
+	return out, nil
+}
+
+// App returns one app.
+func (e *Engine) App(name string) (*AppView, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	a, err := e.store.GetApp(name)
+	if err != nil {
+		return nil, err
+	}
+	return e.view(a, e.latestDeployment(name)), nil
+}
+
+// resolveImage checks, before anything is stored, that an image can run.
+func (e *Engine) resolveImage(ctx context.Context, ref string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := builder.Resolve(ctx, e.rt, ref); err != nil {
+		if errors.Is(err, containers.ErrImageNotFound) {
+			return invalid("image %q is not present locally and could not be pulled", ref)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkHosts refuses hosts that another app already answers on.
+func (e *Engine) checkHosts(tx *StoreTx, a *App) error {
+	apps, err := tx.Apps()
+	if err != nil {
+		return err
+	}
+	taken := map[string]string{}
+	for _, other := range apps {
+		if other.Name == a.Name {
+			continue
+		}
+		for _, h := range e.hosts(other) {
+			taken[h] = other.Name
+		}
+	}
+	for _, h := range e.hosts(a) {
+		if owner, ok := taken[h]; ok {
+			return conflict("domain %s already belongs to app %s", h, owner)
+		}
+	}
+	return nil
+}
+
+// CreateApp validates and stores a new app. With an image, it records the
+// first deployment and starts it.
+func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
+	if err := ValidateAppName(in.Name); err != nil {
+		return nil, err
+	}
+	a := &App{Name: in.Name, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env}
+	if a.Env == nil {
+		a.Env = map[string]string{}
+	}
+	if in.Port != nil {
+		a.Port = *in.Port
+	}
+	if in.Replicas != nil {
+		a.Replicas = *in.Replicas
+	}
+	if in.HealthPath != nil {
+		a.HealthPath = *in.HealthPath
+	}
+	var err error
+	if a.Domains, err = normalizeDomains(in.Domains); err != nil {
+		return nil, err
+	}
+	if err := e.validateSpec(a); err != nil {
+		return nil, err
+	}
+	if a.Image != "" {
+		if err := e.resolveImage(ctx, a.Image); err != nil {
+			return nil, err
+		}
+	}
+	var d *Deployment
+	err = e.store.Update(func(tx *StoreTx) error {
+		if _, err := tx.App(a.Name); err == nil {
+			return conflict("app %q already exists", a.Name)
+		} else if StatusOf(err) != 404 {
+			return err
+		}
+		if err := e.checkHosts(tx, a); err != nil {
+			return err
+		}
+		a.CreatedAt = time.Now().UTC()
+		if err := tx.PutApp(a); err != nil {
+			return err
+		}
+		if a.Image != "" {
+			d = deploymentFor(a)
+			return tx.NewDeployment(d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.table.SetHosts(a.Name, e.hosts(a))
+	e.log().Info("app created", zap.String("app", a.Name))
+	v := e.view(a, d)
+	if d != nil {
+		e.enqueueDeployment(d)
+		v.Deployment = d.ID
+	}
+	return v, nil
+}
+
+func (e *Engine) validateSpec(a *App) error {
+	if a.Image != "" {
+		if err := ValidateImage(a.Image); err != nil {
+			return err
+		}
+	}
+	if err := validatePort(a.Port); err != nil {
+		return err
+	}
+	if err := validateReplicas(a.Replicas); err != nil {
+		return err
+	}
+	if err := validateHealthPath(a.HealthPath); err != nil {
+		return err
+	}
+	return validateEnv(a.Env)
+}
+
+func deploymentFor(a *App) *Deployment {
+	env := make(map[string]string, len(a.Env))
+	for k, v := range a.Env {
+		env[k] = v
+	}
+	return &Deployment{
+		App: a.Name, Image: a.Image, Port: a.Port, Replicas: a.Replicas,
+		HealthPath: a.HealthPath, Env: env,
+	}
+}
+
+func (e *Engine) enqueueDeployment(d *Deployment) {
+	app, id := d.App, d.ID
+	e.queues.Enqueue(app, func(ctx context.Context) { e.runDeployment(ctx, app, id) })
+}
+
+func applyEnvPatch(env map[string]string, patch map[string]*string) map[string]string {
+	out := make(map[string]string, len(env)+len(patch))
+	for k, v := range env {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = *v
+		}
+	}
+	return out
+}
+
+// UpdateApp changes an app. A change to what its containers run (image,
+// port, env, replicas, health path) starts a deploy; a change of domains
+// only changes the routing table.
+func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppView, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	if p.Image != nil && *p.Image != "" {
+		if err := ValidateImage(*p.Image); err != nil {
+			return nil, err
+		}
+		if err := e.resolveImage(ctx, *p.Image); err != nil {
+			return nil, err
+		}
+	}
+	var a *App
+	var d *Deployment
+	err := e.store.Update(func(tx *StoreTx) error {
+		var err error
+		if a, err = tx.App(name); err != nil {
+			return err
+		}
+		redeploy := false
+		if p.Image != nil && *p.Image != a.Image {
+			a.Image, redeploy = *p.Image, true
+		}
+		if p.Port != nil && *p.Port != a.Port {
+			a.Port, redeploy = *p.Port, true
+		}
+		if p.Replicas != nil && *p.Replicas != a.Replicas {
+			a.Replicas, redeploy = *p.Replicas, true
+		}
+		if p.HealthPath != nil && *p.HealthPath != a.HealthPath {
+			a.HealthPath, redeploy = *p.HealthPath, true
+		}
+		if len(p.Env) > 0 {
+			a.Env, redeploy = applyEnvPatch(a.Env, p.Env), true
+		}
+		if p.Domains != nil {
+			if a.Domains, err = normalizeDomains(*p.Domains); err != nil {
+				return err
+			}
+			if err := e.checkHosts(tx, a); err != nil {
+				return err
+			}
+		}
+		if err := e.validateSpec(a); err != nil {
+			return err
+		}
+		if err := tx.PutApp(a); err != nil {
+			return err
+		}
+		if redeploy && a.Image != "" && !a.Stopped {
+			d = deploymentFor(a)
+			return tx.NewDeployment(d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.table.SetHosts(a.Name, e.hosts(a))
+	v := e.view(a, d)
+	if d != nil {
+		e.enqueueDeployment(d)
+		v.Deployment = d.ID
+	}
+	return v, nil
+}
+
+// DeleteApp removes an app, its deployments and its containers. A deploy of
+// the app in progress is canceled.
+func (e *Engine) DeleteApp(ctx context.Context, name string) error {
+	if err := ValidateAppName(name); err != nil {
+		return notFound("app %q not found", truncate(name, 80))
+	}
+	err := e.store.Update(func(tx *StoreTx) error {
+		if _, err := tx.App(name); err != nil {
+			return err
+		}
+		return tx.DeleteApp(name)
+	})
+	if err != nil {
+		return err
+	}
+	e.queues.Cancel(name)
+	old := e.table.Remove(name)
+	for _, r := range old {
+		r.SetState(ReplicaDraining)
+	}
+	done := e.queues.Enqueue(name, func(ctx context.Context) {
+		rmCtx, cancel := context.WithTimeout(e.ctx, time.Minute)
+		defer cancel()
+		list, err := e.rt.List(rmCtx, map[string]string{containers.LabelApp: name})
+		if err != nil {
+			e.log().Warn("listing containers of deleted app", zap.String("app", name), zap.Error(err))
+			return
+		}
+		for _, c := range list {
+			if err := e.rt.Remove(rmCtx, c.ID); err != nil {
+				e.log().Warn("removing container of deleted app", zap.String("app", name), zap.Error(err))
+			}
+		}
+	})
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	e.log().Info("app deleted", zap.String("app", name))
+	return nil
+}
+
+// Deploy records a deployment of an app (a new image, env changes, or the
+// same spec again) and starts it. It returns at once; the deployment's
+// status tells how it goes.
+func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Deployment, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	if in.Image != "" {
+		if err := ValidateImage(in.Image); err != nil {
+			return nil, err
+		}
+	}
+	current, err := e.store.GetApp(name)
+	if err != nil {
+		return nil, err
+	}
+	img := in.Image
+	if img == "" {
+		img = current.Image
+	}
+	if img == "" {
+		return nil, invalid("app %q has no image: give one", name)
+	}
+	if err := e.resolveImage(ctx, img); err != nil {
+		return nil, err
+	}
+	var d *Deployment
+	err = e.store.Update(func(tx *StoreTx) error {
+		a, err := tx.App(name)
+		if err != nil {
+			return err
+		}
+		a.Image = img
+		a.Env = applyEnvPatch(a.Env, in.Env)
+		a.Stopped = false
+		if err := e.validateSpec(a); err != nil {
+			return err
+		}
+		if err := tx.PutApp(a); err != nil {
+			return err
+		}
+		d = deploymentFor(a)
+		return tx.NewDeployment(d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.enqueueDeployment(d)
+	return d, nil
+}
+
+// Rollback deploys again what an earlier deployment ran: its image, env,
+// port, replicas and health path, which become the app's again.
+func (e *Engine) Rollback(ctx context.Context, name, target string) (*Deployment, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	if target == "" {
+		return nil, invalid("deployment is required")
+	}
+	t, err := e.store.GetDeployment(name, target)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.resolveImage(ctx, t.Image); err != nil {
+		return nil, err
+	}
+	var d *Deployment
+	err = e.store.Update(func(tx *StoreTx) error {
+		a, err := tx.App(name)
+		if err != nil {
+			return err
+		}
+		a.Image, a.Port, a.Replicas, a.HealthPath, a.Env = t.Image, t.Port, t.Replicas, t.HealthPath, t.Env
+		a.Stopped = false
+		if err := tx.PutApp(a); err != nil {
+			return err
+		}
+		d = deploymentFor(a)
+		d.RollbackOf = t.ID
+		return tx.NewDeployment(d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.enqueueDeployment(d)
+	return d, nil
+}
+
+// StopApp takes an app out of service: its replicas drain and stop, and its
+// hosts answer 503 until it starts again.
+func (e *Engine) StopApp(ctx context.Context, name string) (*AppView, error) {
+	return e.setStopped(ctx, name, true)
+}
+
+// StartApp runs a stopped app's current deployment again.
+func (e *Engine) StartApp(ctx context.Context, name string) (*AppView, error) {
+	return e.setStopped(ctx, name, false)
+}
+
+func (e *Engine) setStopped(ctx context.Context, name string, stopped bool) (*AppView, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	var a *App
+	err := e.store.Update(func(tx *StoreTx) error {
+		var err error
+		if a, err = tx.App(name); err != nil {
+			return err
+		}
+		if !stopped && a.Current == "" {
+			return conflict("app %q has never been deployed", name)
+		}
+		a.Stopped = stopped
+		return tx.PutApp(a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := e.queues.Enqueue(name, func(ctx context.Context) { e.reconcileApp(ctx, name) })
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return e.App(name)
+}
+
+// Deployments lists an app's deployments, newest first.
+func (e *Engine) Deployments(name string) ([]*Deployment, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	list, err := e.store.ListDeployments(name)
+	if list == nil {
+		list = []*Deployment{}
+	}
+	return list, err
+}
+
+// Deployment returns one deployment of an app.
+func (e *Engine) Deployment(name, id string) (*Deployment, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	if _, err := e.store.GetApp(name); err != nil {
+		return nil, err
+	}
+	return e.store.GetDeployment(name, id)
+}
+
+// Status is the engine's own state, for the status endpoint.
+type Status struct {
+	Apps        int   `json:"apps"`
+	Attachments int64 `json:"config_loads"`
+}
+
+// Status reports the engine's state.
+func (e *Engine) Status() Status {
+	return Status{Apps: e.table.Len(), Attachments: e.Attachments()}
+}
+

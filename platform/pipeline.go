@@ -1,0 +1,271 @@
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-paas/caddy-paas/builder"
+	"github.com/caddy-paas/caddy-paas/containers"
+)
+
+// runDeployment is the blue-green pipeline for one recorded deployment. It
+// runs in the app's queue, so deploys of one app never overlap. The old
+// replicas keep serving until the new ones are healthy; on any failure the
+// new replicas are removed and the old version goes on serving.
+func (e *Engine) runDeployment(ctx context.Context, app, id string) {
+	log := e.log().With(zap.String("app", app), zap.String("deployment", id))
+	d, err := e.store.GetDeployment(app, id)
+	if err != nil {
+		log.Debug("deployment gone before it ran", zap.Error(err))
+		return
+	}
+	if d.Status != StatusPending {
+		return
+	}
+	a, err := e.store.GetApp(app)
+	if err != nil {
+		return
+	}
+
+	fail := func(reason string) {
+		log.Warn("deploy failed", zap.String("reason", reason))
+		e.setStatus(d, StatusFailed, reason)
+	}
+
+	now := time.Now().UTC()
+	d.StartedAt = &now
+	if err := e.setStatus(d, StatusBuilding, ""); err != nil {
+		return
+	}
+	info, err := builder.Resolve(ctx, e.rt, d.Image)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+
+	if err := e.setStatus(d, StatusStarting, ""); err != nil {
+		return
+	}
+	replicas, err := e.startReplicas(ctx, a, d, info.HasHealthcheck, d.Replicas)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+
+	// Record the new version first, then swap: a crash in between leaves a
+	// store that names the new deployment, whose containers run, and the
+	// reconciler serves them.
+	var previous string
+	err = e.store.Update(func(tx *StoreTx) error {
+		cur, err := tx.App(app)
+		if err != nil {
+			return err
+		}
+		dd, err := tx.Deployment(app, d.ID)
+		if err != nil {
+			return err
+		}
+		if dd.Status != StatusStarting {
+			return conflict("deployment was %s while starting", dd.Status)
+		}
+		previous = cur.Current
+		if previous != "" && previous != d.ID {
+			if old, err := tx.Deployment(app, previous); err == nil && old.Status == StatusLive {
+				old.Status = StatusSuperseded
+				if err := tx.PutDeployment(old); err != nil {
+					return err
+				}
+			}
+		}
+		done := time.Now().UTC()
+		dd.Status, dd.Reason, dd.FinishedAt = StatusLive, "", &done
+		*d = *dd
+		cur.Current = d.ID
+		cur.Stopped = false
+		if err := tx.PutDeployment(dd); err != nil {
+			return err
+		}
+		return tx.PutApp(cur)
+	})
+	if err != nil {
+		e.removeReplicas(replicas)
+		fail(fmt.Sprintf("recording the deployment: %v", err))
+		return
+	}
+
+	route := e.table.SetHosts(app, e.hosts(a))
+	old := route.SetReplicas(replicas)
+	log.Info("deployment live", zap.Int("replicas", len(replicas)), zap.String("image", d.Image),
+		zap.String("previous", previous))
+	e.drain(old)
+}
+
+// setStatus records a status change of a deployment that is still in
+// progress. It refuses to overwrite a final status.
+func (e *Engine) setStatus(d *Deployment, status DeploymentStatus, reason string) error {
+	return e.store.Update(func(tx *StoreTx) error {
+		cur, err := tx.Deployment(d.App, d.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status.Finished() {
+			return conflict("deployment already %s", cur.Status)
+		}
+		d.Status, d.Reason = status, reason
+		if status.Finished() {
+			now := time.Now().UTC()
+			d.FinishedAt = &now
+		}
+		return tx.PutDeployment(d)
+	})
+}
+
+// containerEnv is the env a replica gets: the deployment's, plus PORT
+// unless the app sets it. Values are only ever in memory here.
+func containerEnv(d *Deployment) []string {
+	env := make([]string, 0, len(d.Env)+1)
+	for k, v := range d.Env {
+		env = append(env, k+"="+v)
+	}
+	if _, ok := d.Env["PORT"]; !ok {
+		env = append(env, "PORT="+strconv.Itoa(d.Port))
+	}
+	sort.Strings(env)
+	return env
+}
+
+func shortID() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startReplicas creates n replicas of deployment d and waits until all are
+// healthy. When one fails, all of them are removed and the reason returned.
+func (e *Engine) startReplicas(ctx context.Context, a *App, d *Deployment, hasHealthcheck bool, n int) ([]*Replica, error) {
+	cfg := e.config()
+	network := ""
+	if cfg.UpstreamMode == UpstreamNetwork {
+		network = cfg.Network
+		if err := e.rt.EnsureNetwork(ctx, network); err != nil {
+			return nil, err
+		}
+	}
+	probe := newHealthProbe(e.rt, hasHealthcheck, d.HealthPath)
+	out := make([]*Replica, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			spec := containers.Spec{
+				Name:  fmt.Sprintf("paas-%s-%s-%s", a.Name, d.ID, shortID()),
+				Image: d.Image,
+				Env:   containerEnv(d),
+				Labels: map[string]string{
+					containers.LabelApp:        a.Name,
+					containers.LabelDeployment: d.ID,
+				},
+				Port:    d.Port,
+				Network: network,
+			}
+			c, err := e.rt.CreateAndStart(ctx, spec)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i] = NewReplica(c.ID, d.ID, "")
+			addr, err := probe.wait(ctx, c.ID, cfg.HealthTimeout)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i].Addr = addr
+			out[i].SetState(ReplicaReady)
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		e.removeReplicas(out)
+		// The first reason is the one to show; the others repeat it.
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// removeReplicas removes containers at once, with no drain: they never
+// served or are already gone.
+func (e *Engine) removeReplicas(list []*Replica) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, r := range list {
+		if r == nil {
+			continue
+		}
+		if err := e.rt.Remove(ctx, r.ContainerID); err != nil {
+			e.log().Warn("removing replica", zap.String("container", r.ContainerID), zap.Error(err))
+		}
+	}
+}
+
+// drain takes replicas out of service: they get no new requests at once,
+// finish the ones they have (bounded by the drain timeout), then stop
+// gracefully and are removed.
+func (e *Engine) drain(list []*Replica) {
+	if len(list) == 0 {
+		return
+	}
+	for _, r := range list {
+		r.SetState(ReplicaDraining)
+		e.draining.Store(r.ContainerID, struct{}{})
+	}
+	cfg := e.config()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		deadline := time.Now().Add(cfg.DrainTimeout)
+		for time.Now().Before(deadline) {
+			busy := false
+			for _, r := range list {
+				if r.InFlight() > 0 {
+					busy = true
+					break
+				}
+			}
+			if !busy {
+				break
+			}
+			select {
+			case <-e.ctx.Done():
+				// Leave the containers: the next start removes them.
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.StopTimeout+30*time.Second)
+		defer cancel()
+		for _, r := range list {
+			if err := e.rt.Stop(ctx, r.ContainerID, cfg.StopTimeout); err != nil {
+				e.log().Warn("stopping drained replica", zap.String("container", r.ContainerID), zap.Error(err))
+			}
+			if err := e.rt.Remove(ctx, r.ContainerID); err != nil {
+				e.log().Warn("removing drained replica", zap.String("container", r.ContainerID), zap.Error(err))
+			}
+			e.draining.Delete(r.ContainerID)
+		}
+	}()
+}

@@ -1,0 +1,95 @@
+package storage
+
+import (
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Migration moves the database from schema version Version-1 to Version.
+type Migration struct {
+	Version int
+	Name    string
+	Apply   func(tx *Tx) error
+}
+
+// migrations are applied in order, each in its own transaction with the
+// version bump, so a crash leaves the database at one version or the next.
+var migrations = []Migration{
+	{Version: 1, Name: "create buckets", Apply: func(tx *Tx) error {
+		for _, name := range []string{"apps", "deployments"} {
+			if _, err := tx.bucket([]string{name}, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+}
+
+var metaBucket = []byte("meta")
+
+const schemaKey = "schema_version"
+
+// SchemaVersion reports the schema version the database is at.
+func (db *DB) SchemaVersion() (int, error) {
+	var v int
+	err := db.bolt.View(func(btx *bolt.Tx) error {
+		var err error
+		v, err = schemaVersion(btx)
+		return err
+	})
+	return v, err
+}
+
+func schemaVersion(btx *bolt.Tx) (int, error) {
+	b := btx.Bucket(metaBucket)
+	if b == nil {
+		return 0, nil
+	}
+	raw := b.Get([]byte(schemaKey))
+	if raw == nil {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(string(raw))
+	if err != nil {
+		return 0, fmt.Errorf("schema version %q is malformed", raw)
+	}
+	return v, nil
+}
+
+func (db *DB) migrate(list []Migration) error {
+	latest := 0
+	if len(list) > 0 {
+		latest = list[len(list)-1].Version
+	}
+	for _, m := range list {
+		err := db.bolt.Update(func(btx *bolt.Tx) error {
+			current, err := schemaVersion(btx)
+			if err != nil {
+				return err
+			}
+			if current > latest {
+				return fmt.Errorf("database schema version %d is newer than this build knows (%d)", current, latest)
+			}
+			if current >= m.Version {
+				return nil
+			}
+			if current != m.Version-1 {
+				return fmt.Errorf("no migration path from schema version %d to %d", current, m.Version)
+			}
+			if err := m.Apply(&Tx{btx: btx}); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+			}
+			meta, err := btx.CreateBucketIfNotExists(metaBucket)
+			if err != nil {
+				return err
+			}
+			return meta.Put([]byte(schemaKey), []byte(strconv.Itoa(m.Version)))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

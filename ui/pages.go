@@ -1,0 +1,68 @@
+// Package ui holds what caddy-paas shows in a browser. Today: the pages a
+// visitor of an app's host sees when the platform answers instead of the
+// app (unknown host, app unavailable). The dashboard lands here later.
+package ui
+
+import (
+	"bytes"
+	_ "embed"
+	"html/template"
+	"net/http"
+	"strconv"
+)
+
+//go:embed status.html
+var statusHTML string
+
+var statusPage = template.Must(template.New("status").Parse(statusHTML))
+
+// StatusPage is a page the platform serves in place of an app.
+type StatusPage struct {
+	Status  int
+	Title   string
+	Message string
+}
+
+// NotFound is the page for a host that belongs to no app.
+func NotFound(host string) StatusPage {
+	return StatusPage{Status: http.StatusNotFound, Title: "No app here",
+		Message: "No app is deployed at " + host + "."}
+}
+
+// Unavailable is the page for an app with no healthy replica.
+func Unavailable(app string) StatusPage {
+	return StatusPage{Status: http.StatusServiceUnavailable, Title: "App unavailable",
+		Message: "The app " + app + " has no running replica right now. Try again shortly."}
+}
+
+// Write renders the page (values escaped) with its status code. API
+// clients asking for JSON get {"error": ...}.
+func (p StatusPage) Write(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if p.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
+	var buf bytes.Buffer
+	if accepts(r, "application/json") {
+		h.Set("Content-Type", "application/json")
+		buf.WriteString(`{"error":` + strconv.Quote(p.Message) + "}\n")
+	} else {
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		if err := statusPage.Execute(&buf, p); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(p.Status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func accepts(r *http.Request, mime string) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if bytes.Contains([]byte(v), []byte(mime)) {
+			return true
+		}
+	}
+	return false
+}
