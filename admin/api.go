@@ -85,22 +85,36 @@ func New(prefix string, engine func() (Engine, error)) *API {
 			}
 		})
 	}
-	a.mux.HandleFunc(a.prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &platform.Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
-	})
 	return a
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	// The mux answers a known path with a wrong method with 405 and a
-	// text body; keep every answer JSON.
-	_, pattern := a.mux.Handler(r)
-	if pattern == "" {
-		writeError(w, &platform.Error{Status: http.StatusMethodNotAllowed, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
+	// The mux answers an unknown path or a wrong method in plain text;
+	// keep every answer JSON.
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		if allowed := a.allowedMethods(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeError(w, &platform.Error{Status: http.StatusMethodNotAllowed, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
+			return
+		}
+		writeError(w, &platform.Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.URL.Path})
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// allowedMethods lists the methods that some route serves on r's path.
+func (a *API) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // decode reads one JSON value, refusing unknown fields and trailing data.

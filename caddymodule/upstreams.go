@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -82,7 +81,8 @@ type requestPick struct {
 func (p *requestPick) next() ([]*reverseproxy.Upstream, error) {
 	rep := p.route.Pick(p.picked)
 	if rep == nil {
-		return nil, fmt.Errorf("app %s has no ready replica", p.route.App)
+		// No upstream: the proxy answers 503 (or retries) by itself.
+		return nil, nil
 	}
 	p.picked = append(p.picked, rep)
 	return []*reverseproxy.Upstream{{Dial: rep.Addr}}, nil

@@ -27,7 +27,10 @@ import (
 const (
 	LabelApp        = "paas.app"
 	LabelDeployment = "paas.deployment"
-	LabelReplica    = "paas.replica"
+	// LabelInstance holds the id of the data directory whose engine owns
+	// the container, so that two caddy-paas on one Docker engine never
+	// touch each other's containers.
+	LabelInstance = "paas.instance"
 )
 
 // ErrImageNotFound is returned when an image is neither present locally nor

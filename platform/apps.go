@@ -349,7 +349,7 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	done := e.queues.Enqueue(name, func(ctx context.Context) {
 		rmCtx, cancel := context.WithTimeout(e.ctx, time.Minute)
 		defer cancel()
-		list, err := e.rt.List(rmCtx, map[string]string{containers.LabelApp: name})
+		list, err := e.rt.List(rmCtx, e.labels(map[string]string{containers.LabelApp: name}))
 		if err != nil {
 			e.log().Warn("listing containers of deleted app", zap.String("app", name), zap.Error(err))
 			return
@@ -528,4 +528,3 @@ type Status struct {
 func (e *Engine) Status() Status {
 	return Status{Apps: e.table.Len(), Attachments: e.Attachments()}
 }
-

@@ -73,6 +73,8 @@ type Engine struct {
 	// it changes on a Caddy config load and never on a deploy.
 	attachments atomic.Int64
 	started     atomic.Bool
+	// instance labels this engine's containers (containers.LabelInstance).
+	instance string
 }
 
 // NewEngine returns an engine over an open store and a runtime. Start runs it.
@@ -81,6 +83,14 @@ func NewEngine(cfg Config, store *Store, rt Runtime, logger *zap.Logger) *Engine
 	e := &Engine{store: store, rt: rt, table: NewRoutingTable(), ctx: ctx, cancel: cancel}
 	e.queues = newAppQueues(ctx, &e.wg)
 	e.Configure(cfg, logger)
+	id, err := store.InstanceID()
+	if err != nil {
+		// Without an id the engine would adopt or remove other instances'
+		// containers; a fixed id keeps it to unlabeled-by-others ones.
+		e.log().Error("reading instance id", zap.Error(err))
+		id = "unknown"
+	}
+	e.instance = id
 	return e
 }
 
@@ -109,8 +119,8 @@ func (e *Engine) Configure(cfg Config, logger *zap.Logger) {
 	e.attachments.Add(1)
 }
 
-func (e *Engine) config() *Config    { return e.cfg.Load() }
-func (e *Engine) log() *zap.Logger   { return e.logger.Load() }
+func (e *Engine) config() *Config      { return e.cfg.Load() }
+func (e *Engine) log() *zap.Logger     { return e.logger.Load() }
 func (e *Engine) Table() *RoutingTable { return e.table }
 
 // Attachments reports how many Caddy configs have provisioned against this
@@ -147,6 +157,16 @@ func (e *Engine) Close() {
 	case <-time.After(15 * time.Second):
 		e.log().Warn("engine goroutines still running at close")
 	}
+}
+
+// labels returns the labels that select this engine's containers, plus
+// extra ones.
+func (e *Engine) labels(extra map[string]string) map[string]string {
+	out := map[string]string{containers.LabelInstance: e.instance}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
 }
 
 // hosts returns the hosts an app answers on.

@@ -172,10 +172,10 @@ func (e *Engine) startReplicas(ctx context.Context, a *App, d *Deployment, hasHe
 				Name:  fmt.Sprintf("paas-%s-%s-%s", a.Name, d.ID, shortID()),
 				Image: d.Image,
 				Env:   containerEnv(d),
-				Labels: map[string]string{
+				Labels: e.labels(map[string]string{
 					containers.LabelApp:        a.Name,
 					containers.LabelDeployment: d.ID,
-				},
+				}),
 				Port:    d.Port,
 				Network: network,
 			}

@@ -103,7 +103,7 @@ func (e *Engine) reconcileAll() {
 		e.log().Error("reconcile: listing apps", zap.Error(err))
 		return
 	}
-	list, err := e.rt.List(ctx, nil)
+	list, err := e.rt.List(ctx, e.labels(nil))
 	if err != nil {
 		e.log().Warn("reconcile: listing containers", zap.Error(err))
 		return
@@ -186,7 +186,7 @@ func (e *Engine) deployInProgress(c containers.Container) bool {
 // to replace it.
 func (e *Engine) onEvent(ev containers.Event) {
 	app := ev.Labels[containers.LabelApp]
-	if app == "" {
+	if app == "" || ev.Labels[containers.LabelInstance] != e.instance {
 		return
 	}
 	switch ev.Action {
@@ -212,7 +212,7 @@ func (e *Engine) onEvent(ev containers.Event) {
 		return
 	}
 	route.SetReplicas(keep)
-	e.log().Warn("replica died; replacing it", zap.String("app", app), zap.String("container", ev.ContainerID))
+	e.log().Warn("replica died; replacing it", zap.String("app", app), zap.String("container", ev.ContainerID), zap.String("event", ev.Action))
 	e.queues.Enqueue(app, func(ctx context.Context) { e.reconcileApp(ctx, app) })
 }
 
@@ -222,7 +222,7 @@ func (e *Engine) onEvent(ev containers.Event) {
 // every other container of the app is removed. It runs in the app's queue.
 func (e *Engine) reconcileApp(ctx context.Context, name string) {
 	log := e.log().With(zap.String("app", name))
-	list, err := e.rt.List(ctx, map[string]string{containers.LabelApp: name})
+	list, err := e.rt.List(ctx, e.labels(map[string]string{containers.LabelApp: name}))
 	if err != nil {
 		log.Warn("reconcile: listing containers", zap.Error(err))
 		return
@@ -255,7 +255,9 @@ func (e *Engine) reconcileApp(ctx context.Context, name string) {
 	}
 	var keep []*Replica
 	kept := map[string]bool{}
+	serving := map[string]bool{}
 	for _, r := range route.Replicas() {
+		serving[r.ContainerID] = true
 		if d != nil && r.Deployment == d.ID && r.State() == ReplicaReady && running[r.ContainerID] && len(keep) < d.Replicas {
 			keep = append(keep, r)
 			kept[r.ContainerID] = true
@@ -265,6 +267,10 @@ func (e *Engine) reconcileApp(ctx context.Context, name string) {
 	var adopt []containers.Container
 	for _, c := range list {
 		if kept[c.ID] {
+			continue
+		}
+		if serving[c.ID] {
+			// Leaves the table below and drains: it may have requests in flight.
 			continue
 		}
 		if _, draining := e.draining.Load(c.ID); draining {

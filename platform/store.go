@@ -17,6 +17,9 @@ type Store struct {
 	sealer *storage.Sealer
 }
 
+// InstanceID is the id of the data directory, put on every container.
+func (s *Store) InstanceID() (string, error) { return s.db.InstanceID() }
+
 // NewStore wraps an open database and a sealer.
 func NewStore(db *storage.DB, sealer *storage.Sealer) *Store {
 	return &Store{db: db, sealer: sealer}

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -25,6 +27,36 @@ var migrations = []Migration{
 		}
 		return nil
 	}},
+	{Version: 2, Name: "instance id", Apply: func(tx *Tx) error {
+		// The instance id tells this data directory's containers apart from
+		// those of another caddy-paas on the same Docker engine.
+		b := make([]byte, 6)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		meta, err := tx.btx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		return meta.Put([]byte(instanceKey), []byte(hex.EncodeToString(b)))
+	}},
+}
+
+const instanceKey = "instance_id"
+
+// InstanceID returns the random id of this data directory.
+func (db *DB) InstanceID() (string, error) {
+	var id string
+	err := db.bolt.View(func(btx *bolt.Tx) error {
+		if b := btx.Bucket(metaBucket); b != nil {
+			id = string(b.Get([]byte(instanceKey)))
+		}
+		if id == "" {
+			return fmt.Errorf("database has no instance id")
+		}
+		return nil
+	})
+	return id, err
 }
 
 var metaBucket = []byte("meta")

@@ -6,6 +6,8 @@
 //	VERSION         text that identifies the deployed version in responses
 //	EXIT_AT_START   when set, exit with status 3 at once (a broken release)
 //	HEALTH_STATUS   status code that /health answers with (default 200)
+//	HEALTHY_AFTER   duration after start before /health answers at all
+//	                healthy (503 until then), for slow starts
 //
 // Routes: / answers "<greeting> <VERSION>", /health answers HEALTH_STATUS,
 // /stream writes one line every 100 ms until the client goes away, /env/<KEY>
@@ -40,11 +42,20 @@ func main() {
 			health = n
 		}
 	}
+	started := time.Now()
+	var healthyAfter time.Duration
+	if s := os.Getenv("HEALTHY_AFTER"); s != "" {
+		healthyAfter, _ = time.ParseDuration(s)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s\n", greeting, os.Getenv("VERSION"))
 	})
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if time.Since(started) < healthyAfter {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		w.WriteHeader(health)
 	})
 	mux.HandleFunc("/env/", func(w http.ResponseWriter, r *http.Request) {
