@@ -12,6 +12,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -89,6 +91,29 @@ type ImageInfo struct {
 // Docker talks to one Docker engine.
 type Docker struct {
 	cli *client.Client
+
+	// The client negotiates the API version lazily on its first request,
+	// unsynchronized; negotiating once, under a lock, before any other
+	// request keeps concurrent first requests from racing.
+	negotiateMu sync.Mutex
+	negotiated  atomic.Bool
+}
+
+// negotiate settles the API version with the engine once it answers.
+func (d *Docker) negotiate(ctx context.Context) {
+	if d.negotiated.Load() {
+		return
+	}
+	d.negotiateMu.Lock()
+	defer d.negotiateMu.Unlock()
+	if d.negotiated.Load() {
+		return
+	}
+	if _, err := d.cli.Ping(ctx); err != nil {
+		return
+	}
+	d.cli.NegotiateAPIVersion(ctx)
+	d.negotiated.Store(true)
 }
 
 // NewDocker connects to the engine at host (a URL such as
@@ -111,6 +136,7 @@ func (d *Docker) Close() error { return d.cli.Close() }
 
 // Ping checks that the engine answers.
 func (d *Docker) Ping(ctx context.Context) error {
+	d.negotiate(ctx)
 	if _, err := d.cli.Ping(ctx); err != nil {
 		return fmt.Errorf("docker engine does not answer: %w", err)
 	}
@@ -119,6 +145,7 @@ func (d *Docker) Ping(ctx context.Context) error {
 
 // InspectImage returns the local image, or ErrImageNotFound.
 func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error) {
+	d.negotiate(ctx)
 	img, err := d.cli.ImageInspect(ctx, ref)
 	if err != nil {
 		if client.IsErrNotFound(err) {
@@ -136,6 +163,7 @@ func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error
 
 // PullImage pulls ref from its registry.
 func (d *Docker) PullImage(ctx context.Context, ref string) error {
+	d.negotiate(ctx)
 	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
 		return fmt.Errorf("%w: pulling %s: %v", ErrImageNotFound, ref, err)
@@ -151,6 +179,7 @@ func (d *Docker) PullImage(ctx context.Context, ref string) error {
 
 // EnsureNetwork creates the bridge network name unless it exists.
 func (d *Docker) EnsureNetwork(ctx context.Context, name string) error {
+	d.negotiate(ctx)
 	if _, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
 		return nil
 	} else if !client.IsErrNotFound(err) {
@@ -169,6 +198,7 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string) error {
 // CreateAndStart creates the container described by spec, starts it and
 // returns it inspected. On failure nothing is left behind.
 func (d *Docker) CreateAndStart(ctx context.Context, spec Spec) (Container, error) {
+	d.negotiate(ctx)
 	port, err := nat.NewPort("tcp", strconv.Itoa(spec.Port))
 	if err != nil {
 		return Container{}, fmt.Errorf("port %d: %w", spec.Port, err)
@@ -216,6 +246,7 @@ func (d *Docker) CreateAndStart(ctx context.Context, spec Spec) (Container, erro
 
 // Inspect returns the container's current state.
 func (d *Docker) Inspect(ctx context.Context, id string) (Container, error) {
+	d.negotiate(ctx)
 	info, err := d.cli.ContainerInspect(ctx, id)
 	if err != nil {
 		return Container{}, fmt.Errorf("inspecting container %s: %w", id, err)
@@ -258,6 +289,7 @@ func dialAddr(ns *container.NetworkSettings, hc *container.HostConfig, exposed n
 
 // Stop asks the container to stop, killing it after timeout.
 func (d *Docker) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	d.negotiate(ctx)
 	secs := int(timeout.Seconds())
 	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !client.IsErrNotFound(err) {
 		return fmt.Errorf("stopping container %s: %w", id, err)
@@ -267,6 +299,7 @@ func (d *Docker) Stop(ctx context.Context, id string, timeout time.Duration) err
 
 // Remove force-removes the container; a missing container is not an error.
 func (d *Docker) Remove(ctx context.Context, id string) error {
+	d.negotiate(ctx)
 	err := d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return fmt.Errorf("removing container %s: %w", id, err)
@@ -277,6 +310,7 @@ func (d *Docker) Remove(ctx context.Context, id string) error {
 // List returns every container (running or not) that has the label key,
 // with labels matching the given values.
 func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Container, error) {
+	d.negotiate(ctx)
 	args := filters.NewArgs()
 	args.Add("label", LabelApp)
 	for k, v := range labels {
@@ -303,6 +337,7 @@ func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Containe
 // Events streams start/die/destroy events of our containers until ctx ends.
 // The error channel receives one error when the stream breaks.
 func (d *Docker) Events(ctx context.Context) (<-chan Event, <-chan error) {
+	d.negotiate(ctx)
 	args := filters.NewArgs()
 	args.Add("type", string(events.ContainerEventType))
 	args.Add("label", LabelApp)

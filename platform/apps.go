@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -120,27 +121,30 @@ func (e *Engine) resolveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
-// checkHosts refuses hosts that another app already answers on.
-func (e *Engine) checkHosts(tx *StoreTx, a *App) error {
-	apps, err := tx.Apps()
-	if err != nil {
-		return err
-	}
-	taken := map[string]string{}
-	for _, other := range apps {
-		if other.Name == a.Name {
-			continue
-		}
-		for _, h := range e.hosts(other) {
-			taken[h] = other.Name
+// claimHosts refuses hosts that another app already answers on, and
+// records a's custom domains in the domains index (releasing the ones it
+// dropped). Every check is a lookup: creating the 10,000th app costs what
+// the first did.
+func (e *Engine) claimHosts(tx *StoreTx, a *App, previous []string) error {
+	base := e.config().BaseDomain
+	// a's own host must not be another app's custom domain.
+	if base != "" {
+		if owner, _ := tx.DomainOwner(a.Name + "." + base); owner != "" && owner != a.Name {
+			return conflict("domain %s already belongs to app %s", a.Name+"."+base, owner)
 		}
 	}
-	for _, h := range e.hosts(a) {
-		if owner, ok := taken[h]; ok {
-			return conflict("domain %s already belongs to app %s", h, owner)
+	for _, d := range a.Domains {
+		if owner, _ := tx.DomainOwner(d); owner != "" && owner != a.Name {
+			return conflict("domain %s already belongs to app %s", d, owner)
+		}
+		// A custom domain must not be another app's own host.
+		if name, ok := strings.CutSuffix(d, "."+base); ok && base != "" && name != a.Name {
+			if _, err := tx.App(name); err == nil {
+				return conflict("domain %s already belongs to app %s", d, name)
+			}
 		}
 	}
-	return nil
+	return tx.SetDomains(a.Name, previous, a.Domains)
 }
 
 // CreateApp validates and stores a new app. With an image, it records the
@@ -181,7 +185,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		} else if StatusOf(err) != 404 {
 			return err
 		}
-		if err := e.checkHosts(tx, a); err != nil {
+		if err := e.claimHosts(tx, a, nil); err != nil {
 			return err
 		}
 		a.CreatedAt = time.Now().UTC()
@@ -295,10 +299,11 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 			a.Env, redeploy = applyEnvPatch(a.Env, p.Env), true
 		}
 		if p.Domains != nil {
+			previous := a.Domains
 			if a.Domains, err = normalizeDomains(*p.Domains); err != nil {
 				return err
 			}
-			if err := e.checkHosts(tx, a); err != nil {
+			if err := e.claimHosts(tx, a, previous); err != nil {
 				return err
 			}
 		}

@@ -245,8 +245,46 @@ func (t *StoreTx) Apps() ([]*App, error) {
 	return out, err
 }
 
-// DeleteApp removes an app and its deployments.
+var domainsBucket = []string{"domains"}
+
+// DomainOwner returns the app that a custom domain belongs to, or "".
+func (t *StoreTx) DomainOwner(domain string) (string, error) {
+	var owner string
+	err := t.tx.Get(domainsBucket, domain, &owner)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	return owner, err
+}
+
+// SetDomains moves app's entries in the domains index from previous to now.
+func (t *StoreTx) SetDomains(app string, previous, now []string) error {
+	keep := map[string]bool{}
+	for _, d := range now {
+		keep[d] = true
+		if err := t.tx.Put(domainsBucket, d, app); err != nil {
+			return err
+		}
+	}
+	for _, d := range previous {
+		if !keep[d] {
+			if err := t.tx.Delete(domainsBucket, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DeleteApp removes an app, its domains and its deployments.
 func (t *StoreTx) DeleteApp(name string) error {
+	a, err := t.App(name)
+	if err != nil {
+		return err
+	}
+	if err := t.SetDomains(name, a.Domains, nil); err != nil {
+		return err
+	}
 	if err := t.tx.Delete(appsBucket, name); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -39,6 +40,29 @@ var migrations = []Migration{
 			return err
 		}
 		return meta.Put([]byte(instanceKey), []byte(hex.EncodeToString(b)))
+	}},
+	{Version: 3, Name: "domains index", Apply: func(tx *Tx) error {
+		// domain -> app for custom domains, so that uniqueness is one
+		// lookup, not a scan of every app.
+		_, err := tx.bucket([]string{"domains"}, true)
+		if err != nil {
+			return err
+		}
+		return tx.ForEach([]string{"apps"}, func(_ string, raw json.RawMessage) error {
+			var a struct {
+				Name    string   `json:"name"`
+				Domains []string `json:"domains"`
+			}
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return err
+			}
+			for _, d := range a.Domains {
+				if err := tx.Put([]string{"domains"}, d, a.Name); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}},
 }
 
