@@ -57,6 +57,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("request to the admin endpoint: %w", ctx.Err())
+		}
 		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
 	}
 	defer resp.Body.Close()

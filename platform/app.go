@@ -72,6 +72,10 @@ func ValidateAppName(name string) error {
 	if !appNameRe.MatchString(name) {
 		return invalid("invalid app name %q: use 1-63 lowercase letters, digits and dashes, starting with a letter", truncate(name, 80))
 	}
+	// The name is a DNS label of the app's host: it cannot end with a dash.
+	if strings.HasSuffix(name, "-") {
+		return invalid("invalid app name %q: it is a DNS label and cannot end with a dash", name)
+	}
 	return nil
 }
 

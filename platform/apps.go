@@ -179,7 +179,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		}
 	}
 	var d *Deployment
-	err = e.store.Update(func(tx *StoreTx) error {
+	err = e.mutate(func(tx *StoreTx) error {
 		if _, err := tx.App(a.Name); err == nil {
 			return conflict("app %q already exists", a.Name)
 		} else if StatusOf(err) != 404 {
@@ -194,18 +194,23 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		}
 		if a.Image != "" {
 			d = deploymentFor(a)
-			return tx.NewDeployment(d)
+			if err := tx.NewDeployment(d); err != nil {
+				return err
+			}
 		}
 		return nil
+	}, func() {
+		e.table.SetHosts(a.Name, e.hosts(a))
+		if d != nil {
+			e.enqueueDeployment(d)
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.table.SetHosts(a.Name, e.hosts(a))
 	e.log().Info("app created", zap.String("app", a.Name))
 	v := e.view(a, d)
 	if d != nil {
-		e.enqueueDeployment(d)
 		v.Deployment = d.ID
 	}
 	return v, nil
@@ -238,6 +243,24 @@ func deploymentFor(a *App) *Deployment {
 		App: a.Name, Image: a.Image, Port: a.Port, Replicas: a.Replicas,
 		HealthPath: a.HealthPath, Env: env,
 	}
+}
+
+// mutate runs fn in one store transaction and then, still holding the
+// record lock, after (which routes hosts and queues deploys). Holding the
+// lock across both keeps the routing table's hosts and the deploy queue in
+// the order of the records: two concurrent deploys of an app run in the
+// order of their versions, and a finishing change cannot bring back a
+// domain that a later one gave up.
+func (e *Engine) mutate(fn func(tx *StoreTx) error, after func()) error {
+	e.recordMu.Lock()
+	defer e.recordMu.Unlock()
+	if err := e.store.Update(fn); err != nil {
+		return err
+	}
+	if after != nil {
+		after()
+	}
+	return nil
 }
 
 func (e *Engine) enqueueDeployment(d *Deployment) {
@@ -277,7 +300,7 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 	}
 	var a *App
 	var d *Deployment
-	err := e.store.Update(func(tx *StoreTx) error {
+	err := e.mutate(func(tx *StoreTx) error {
 		var err error
 		if a, err = tx.App(name); err != nil {
 			return err
@@ -315,17 +338,22 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		}
 		if redeploy && a.Image != "" && !a.Stopped {
 			d = deploymentFor(a)
-			return tx.NewDeployment(d)
+			if err := tx.NewDeployment(d); err != nil {
+				return err
+			}
 		}
 		return nil
+	}, func() {
+		e.table.SetHosts(a.Name, e.hosts(a))
+		if d != nil {
+			e.enqueueDeployment(d)
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.table.SetHosts(a.Name, e.hosts(a))
 	v := e.view(a, d)
 	if d != nil {
-		e.enqueueDeployment(d)
 		v.Deployment = d.ID
 	}
 	return v, nil
@@ -337,17 +365,19 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	if err := ValidateAppName(name); err != nil {
 		return notFound("app %q not found", truncate(name, 80))
 	}
-	err := e.store.Update(func(tx *StoreTx) error {
+	var old []*Replica
+	err := e.mutate(func(tx *StoreTx) error {
 		if _, err := tx.App(name); err != nil {
 			return err
 		}
 		return tx.DeleteApp(name)
+	}, func() {
+		e.queues.Cancel(name)
+		old = e.table.Remove(name)
 	})
 	if err != nil {
 		return err
 	}
-	e.queues.Cancel(name)
-	old := e.table.Remove(name)
 	for _, r := range old {
 		r.SetState(ReplicaDraining)
 	}
@@ -400,7 +430,7 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 		return nil, err
 	}
 	var d *Deployment
-	err = e.store.Update(func(tx *StoreTx) error {
+	err = e.mutate(func(tx *StoreTx) error {
 		a, err := tx.App(name)
 		if err != nil {
 			return err
@@ -416,11 +446,10 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 		}
 		d = deploymentFor(a)
 		return tx.NewDeployment(d)
-	})
+	}, func() { e.enqueueDeployment(d) })
 	if err != nil {
 		return nil, err
 	}
-	e.enqueueDeployment(d)
 	return d, nil
 }
 
@@ -441,7 +470,7 @@ func (e *Engine) Rollback(ctx context.Context, name, target string) (*Deployment
 		return nil, err
 	}
 	var d *Deployment
-	err = e.store.Update(func(tx *StoreTx) error {
+	err = e.mutate(func(tx *StoreTx) error {
 		a, err := tx.App(name)
 		if err != nil {
 			return err
@@ -454,11 +483,10 @@ func (e *Engine) Rollback(ctx context.Context, name, target string) (*Deployment
 		d = deploymentFor(a)
 		d.RollbackOf = t.ID
 		return tx.NewDeployment(d)
-	})
+	}, func() { e.enqueueDeployment(d) })
 	if err != nil {
 		return nil, err
 	}
-	e.enqueueDeployment(d)
 	return d, nil
 }
 

@@ -73,6 +73,9 @@ type Engine struct {
 	// it changes on a Caddy config load and never on a deploy.
 	attachments atomic.Int64
 	started     atomic.Bool
+	// recordMu orders app-record changes with their effects on the routing
+	// table and the deploy queue (see mutate).
+	recordMu sync.Mutex
 	// instance labels this engine's containers (containers.LabelInstance).
 	instance string
 }
@@ -141,6 +144,9 @@ func (e *Engine) Start() error {
 	for _, a := range apps {
 		e.table.SetHosts(a.Name, e.hosts(a))
 	}
+	// Settle deploys a crash interrupted before anything new can start,
+	// so a deploy asked for right after Start is never taken for one.
+	e.recoverInterrupted()
 	e.wg.Add(1)
 	go e.run()
 	return nil

@@ -335,6 +335,21 @@ func (f *fakeRuntime) crash(id string) {
 	f.emit(containers.Event{ContainerID: id, Action: "die", Labels: labels})
 }
 
+// setHealth changes the Docker health status of an image's running
+// containers and of those it starts later.
+func (f *fakeRuntime) setHealth(image, health string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	img := f.images[image]
+	img.health = health
+	f.images[image] = img
+	for _, fc := range f.containers {
+		if fc.c.Image == image && fc.c.Running {
+			fc.c.Health = health
+		}
+	}
+}
+
 // addContainer puts a running container in place, as one left by an
 // earlier process.
 func (f *fakeRuntime) addContainer(labels map[string]string, image string) string {

@@ -57,7 +57,11 @@ func (p *healthProbe) wait(ctx context.Context, id string, timeout time.Duration
 			if ok {
 				return c.Addr, nil
 			}
-			lastErr = why
+			// A probe cut short by the deadline says nothing new; keep
+			// the reason the replica gave before.
+			if ctx.Err() == nil {
+				lastErr = why
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -65,6 +65,7 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 	// store that names the new deployment, whose containers run, and the
 	// reconciler serves them.
 	var previous string
+	stopped := false
 	err = e.store.Update(func(tx *StoreTx) error {
 		cur, err := tx.App(app)
 		if err != nil {
@@ -90,7 +91,9 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 		dd.Status, dd.Reason, dd.FinishedAt = StatusLive, "", &done
 		*d = *dd
 		cur.Current = d.ID
-		cur.Stopped = false
+		// A stop that came while this deploy ran wins: the deployment is
+		// recorded (a start runs it) but takes no traffic.
+		stopped = cur.Stopped
 		if err := tx.PutDeployment(dd); err != nil {
 			return err
 		}
@@ -102,8 +105,15 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 		return
 	}
 
-	route := e.table.SetHosts(app, e.hosts(a))
-	old := route.SetReplicas(replicas)
+	if stopped {
+		e.removeReplicas(replicas)
+		log.Info("deployment recorded; the app was stopped meanwhile, so it takes no traffic")
+		return
+	}
+	// Hosts are not touched here: they change only with the app record, in
+	// the same transaction (see setHostsTx), so a finishing deploy cannot
+	// bring back a domain the app gave up meanwhile.
+	old := e.table.EnsureRoute(app).SetReplicas(replicas)
 	log.Info("deployment live", zap.Int("replicas", len(replicas)), zap.String("image", d.Image),
 		zap.String("previous", previous))
 	e.drain(old)

@@ -14,7 +14,6 @@ import (
 // while the stream was down.
 func (e *Engine) run() {
 	defer e.wg.Done()
-	e.recoverInterrupted()
 	e.reconcileAll()
 
 	ticker := time.NewTicker(e.config().ReconcileInterval)
@@ -227,10 +226,20 @@ func (e *Engine) reconcileApp(ctx context.Context, name string) {
 		log.Warn("reconcile: listing containers", zap.Error(err))
 		return
 	}
+	// Read the app and route its hosts under the record lock, so this
+	// cannot undo a concurrent change of its domains.
+	e.recordMu.Lock()
 	a, err := e.store.GetApp(name)
+	var route *AppRoute
+	switch {
+	case err == nil:
+		route = e.table.SetHosts(name, e.hosts(a))
+	case StatusOf(err) == 404:
+		e.table.Remove(name)
+	}
+	e.recordMu.Unlock()
 	if err != nil {
 		if StatusOf(err) == 404 {
-			e.table.Remove(name)
 			for _, c := range list {
 				if _, draining := e.draining.Load(c.ID); !draining {
 					_ = e.rt.Remove(ctx, c.ID)
@@ -239,7 +248,6 @@ func (e *Engine) reconcileApp(ctx context.Context, name string) {
 		}
 		return
 	}
-	route := e.table.SetHosts(name, e.hosts(a))
 
 	var d *Deployment
 	if a.Current != "" && !a.Stopped {

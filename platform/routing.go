@@ -199,6 +199,20 @@ func (t *RoutingTable) Route(app string) *AppRoute {
 	return t.apps[app]
 }
 
+// EnsureRoute returns the route of app, creating it (with no hosts) when
+// missing.
+func (t *RoutingTable) EnsureRoute(app string) *AppRoute {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	route := t.apps[app]
+	if route == nil {
+		route = &AppRoute{App: app}
+		t.apps[app] = route
+		t.count.Add(1)
+	}
+	return route
+}
+
 // SetHosts makes exactly hosts route to app, creating the app's route when
 // new, and returns the route.
 func (t *RoutingTable) SetHosts(app string, hosts []string) *AppRoute {

@@ -137,6 +137,9 @@ func (tx *Tx) Delete(path []string, key string) error {
 // DeleteBucket removes a nested bucket and everything in it; a missing bucket
 // is not an error.
 func (tx *Tx) DeleteBucket(path []string) error {
+	if len(path) == 0 {
+		return errors.New("empty bucket path")
+	}
 	if len(path) == 1 {
 		err := tx.btx.DeleteBucket([]byte(path[0]))
 		if errors.Is(err, bolt.ErrBucketNotFound) {

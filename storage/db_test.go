@@ -619,3 +619,83 @@ func TestViewIsReadOnly(t *testing.T) {
 		t.Errorf("record written in a View exists: (%+v, %v)", r, err)
 	}
 }
+
+func TestInstanceID(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.InstanceID()
+	if err != nil || len(id) < 8 {
+		t.Fatalf("InstanceID = %q, %v, want a random id", id, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.InstanceID()
+	db.Close()
+	if err != nil || again != id {
+		t.Errorf("InstanceID after reopen = %q, %v, want %q", again, err, id)
+	}
+	other, _ := openTestDB(t)
+	otherID, err := other.InstanceID()
+	if err != nil || otherID == id {
+		t.Errorf("another data directory has instance id %q (%v), want a different one", otherID, err)
+	}
+}
+
+func TestInstanceIDMissing(t *testing.T) {
+	db, _ := openTestDB(t)
+	err := db.bolt.Update(func(btx *bolt.Tx) error { return btx.Bucket(metaBucket).Delete([]byte(instanceKey)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := db.InstanceID(); err == nil {
+		t.Errorf("InstanceID without one stored = %q, want an error", id)
+	}
+}
+
+// TestOpenUpgradesOldSchema opens a database left at schema version 1 by an
+// older build: the later migrations run and the data stays.
+func TestOpenUpgradesOldSchema(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(btx *bolt.Tx) error {
+		meta := btx.Bucket(metaBucket)
+		if err := meta.Delete([]byte(instanceKey)); err != nil {
+			return err
+		}
+		return meta.Put([]byte(schemaKey), []byte("1"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error { return tx.Put([]string{"apps"}, "old", record{Name: "old"}) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, err = Open(dir)
+	if err != nil {
+		t.Fatalf("Open of a version-1 database: %v", err)
+	}
+	defer db.Close()
+	if v, _ := db.SchemaVersion(); v != latestVersion() {
+		t.Errorf("SchemaVersion = %d, want %d", v, latestVersion())
+	}
+	if id, err := db.InstanceID(); err != nil || id == "" {
+		t.Errorf("InstanceID after upgrade = %q, %v", id, err)
+	}
+	var r record
+	if err := db.View(func(tx *Tx) error { return tx.Get([]string{"apps"}, "old", &r) }); err != nil || r.Name != "old" {
+		t.Errorf("record from before the upgrade = %+v, %v", r, err)
+	}
+}

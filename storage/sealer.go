@@ -73,17 +73,33 @@ func LoadOrCreateMasterKey(dir string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("generating master key: %w", err)
 	}
-	// O_EXCL: two processes starting at once must not both write a key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Write a temporary file, then link it into place: the link fails if
+	// another process got there first, and then its key is the one.
+	tmp, err := os.CreateTemp(dir, ".master.key-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating master key file: %w", err)
 	}
-	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("creating master key file: %w", err)
+	}
+	if _, err := tmp.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("writing master key file: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("writing master key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("closing master key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateMasterKey(dir)
+		}
+		return nil, fmt.Errorf("installing master key file: %w", err)
 	}
 	return key, nil
 }

@@ -6,9 +6,9 @@ package ui
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"html/template"
 	"net/http"
-	"strconv"
 )
 
 //go:embed status.html
@@ -46,7 +46,11 @@ func (p StatusPage) Write(w http.ResponseWriter, r *http.Request) error {
 	var buf bytes.Buffer
 	if accepts(r, "application/json") {
 		h.Set("Content-Type", "application/json")
-		buf.WriteString(`{"error":` + strconv.Quote(p.Message) + "}\n")
+		body, err := json.Marshal(map[string]string{"error": p.Message})
+		if err != nil {
+			return err
+		}
+		buf.Write(append(body, '\n'))
 	} else {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusPage.Execute(&buf, p); err != nil {

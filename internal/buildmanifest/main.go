@@ -66,7 +66,13 @@ func run(path string) error {
 		arg := p.Module
 		switch {
 		case p.Replace != "":
-			arg += "=" + p.Replace
+			// A pinned placeholder version keeps `go get` from asking the
+			// module proxy for a module that only exists locally.
+			version := p.Version
+			if version == "" {
+				version = "v0.0.0"
+			}
+			arg += "@" + version + "=" + p.Replace
 		case p.Version != "":
 			arg += "@" + p.Version
 		}

@@ -1,0 +1,532 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/caddy-paas/caddy-paas/platform"
+)
+
+const canary = "CANARY-S3cr3t"
+
+// fakeEngine records the calls the API makes and answers with canned
+// values, or with err when set.
+type fakeEngine struct {
+	mu    sync.Mutex
+	calls []call
+	err   error
+	// deployment is what Deployment returns (WaitDeployment tests).
+	deployments []*platform.Deployment
+}
+
+type call struct {
+	method string
+	args   []any
+}
+
+func (f *fakeEngine) record(method string, args ...any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{method, args})
+	return f.err
+}
+
+func (f *fakeEngine) lastCall() (call, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) == 0 {
+		return call{}, false
+	}
+	return f.calls[len(f.calls)-1], true
+}
+
+func (f *fakeEngine) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func view(name string) *platform.AppView {
+	return &platform.AppView{Name: name, Env: map[string]string{}, Domains: []string{}, Hosts: []string{}, Status: platform.AppNew}
+}
+
+func (f *fakeEngine) Apps() ([]*platform.AppView, error) {
+	if err := f.record("Apps"); err != nil {
+		return nil, err
+	}
+	return []*platform.AppView{view("a"), view("b")}, nil
+}
+
+func (f *fakeEngine) App(name string) (*platform.AppView, error) {
+	if err := f.record("App", name); err != nil {
+		return nil, err
+	}
+	return view(name), nil
+}
+
+func (f *fakeEngine) CreateApp(ctx context.Context, in platform.AppInput) (*platform.AppView, error) {
+	if err := f.record("CreateApp", in); err != nil {
+		return nil, err
+	}
+	return view(in.Name), nil
+}
+
+func (f *fakeEngine) UpdateApp(ctx context.Context, name string, p platform.AppPatch) (*platform.AppView, error) {
+	if err := f.record("UpdateApp", name, p); err != nil {
+		return nil, err
+	}
+	return view(name), nil
+}
+
+func (f *fakeEngine) DeleteApp(ctx context.Context, name string) error {
+	return f.record("DeleteApp", name)
+}
+
+func (f *fakeEngine) Deploy(ctx context.Context, name string, in platform.DeployInput) (*platform.Deployment, error) {
+	if err := f.record("Deploy", name, in); err != nil {
+		return nil, err
+	}
+	return &platform.Deployment{ID: "d1", App: name, Status: platform.StatusPending}, nil
+}
+
+func (f *fakeEngine) Rollback(ctx context.Context, name, deployment string) (*platform.Deployment, error) {
+	if err := f.record("Rollback", name, deployment); err != nil {
+		return nil, err
+	}
+	return &platform.Deployment{ID: "d2", App: name, RollbackOf: deployment, Status: platform.StatusPending}, nil
+}
+
+func (f *fakeEngine) StopApp(ctx context.Context, name string) (*platform.AppView, error) {
+	if err := f.record("StopApp", name); err != nil {
+		return nil, err
+	}
+	return view(name), nil
+}
+
+func (f *fakeEngine) StartApp(ctx context.Context, name string) (*platform.AppView, error) {
+	if err := f.record("StartApp", name); err != nil {
+		return nil, err
+	}
+	return view(name), nil
+}
+
+func (f *fakeEngine) Deployments(name string) ([]*platform.Deployment, error) {
+	if err := f.record("Deployments", name); err != nil {
+		return nil, err
+	}
+	return []*platform.Deployment{{ID: "d1", App: name}}, nil
+}
+
+func (f *fakeEngine) Deployment(name, id string) (*platform.Deployment, error) {
+	if err := f.record("Deployment", name, id); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.deployments) > 0 {
+		d := f.deployments[0]
+		if len(f.deployments) > 1 {
+			f.deployments = f.deployments[1:]
+		}
+		return d, nil
+	}
+	return &platform.Deployment{ID: id, App: name, Status: platform.StatusLive}, nil
+}
+
+func (f *fakeEngine) Status() platform.Status {
+	_ = f.record("Status")
+	return platform.Status{Apps: 2, Attachments: 1}
+}
+
+var _ Engine = (*fakeEngine)(nil)
+
+func newTestAPI(f *fakeEngine) *API {
+	return New("/paas/", func() (Engine, error) { return f, nil })
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	error  string
+}
+
+func do(t *testing.T, h http.Handler, method, path, body string) response {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	if rec.Code >= 400 {
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: error answer has Content-Type %q, want application/json (body %q)", method, path, ct, rec.Body.String())
+		}
+		var e map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+			t.Errorf("%s %s: error answer is not JSON: %q", method, path, rec.Body.String())
+		}
+		msg, ok := e["error"].(string)
+		if !ok || msg == "" || len(e) != 1 {
+			t.Errorf("%s %s: error answer %q is not {\"error\": \"...\"}", method, path, rec.Body.String())
+		}
+		res.error = msg
+	}
+	return res
+}
+
+// concretePath fills a route's path parameters.
+func concretePath(p string) string {
+	return strings.NewReplacer("{name}", "app1", "{id}", "d1").Replace(p)
+}
+
+func bodyFor(method string) string {
+	if method == http.MethodPost || method == http.MethodPatch {
+		return "{}"
+	}
+	return ""
+}
+
+// TestEveryRouteIsReachable calls each route in Routes with its method and
+// checks that it reaches its own engine method: no route is shadowed by
+// another or by the fallbacks.
+func TestEveryRouteIsReachable(t *testing.T) {
+	want := map[string]struct {
+		call   string
+		status int
+		args   []any
+	}{
+		"GET /status":                   {"Status", http.StatusOK, nil},
+		"GET /apps":                     {"Apps", http.StatusOK, nil},
+		"POST /apps":                    {"CreateApp", http.StatusCreated, []any{platform.AppInput{}}},
+		"GET /apps/{name}":              {"App", http.StatusOK, []any{"app1"}},
+		"PATCH /apps/{name}":            {"UpdateApp", http.StatusOK, []any{"app1", platform.AppPatch{}}},
+		"DELETE /apps/{name}":           {"DeleteApp", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/stop":        {"StopApp", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/start":       {"StartApp", http.StatusOK, []any{"app1"}},
+		"GET /apps/{name}/deploys":      {"Deployments", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/deploys":     {"Deploy", http.StatusAccepted, []any{"app1", platform.DeployInput{}}},
+		"GET /apps/{name}/deploys/{id}": {"Deployment", http.StatusOK, []any{"app1", "d1"}},
+		"POST /apps/{name}/rollback":    {"Rollback", http.StatusAccepted, []any{"app1", ""}},
+	}
+	seen := map[string]string{}
+	for _, rt := range Routes {
+		key := rt.Method + " " + rt.Path
+		t.Run(key, func(t *testing.T) {
+			f := &fakeEngine{}
+			api := newTestAPI(f)
+			res := do(t, api, rt.Method, "/paas"+concretePath(rt.Path), bodyFor(rt.Method))
+			if res.status >= 300 {
+				t.Fatalf("status %d (%s), want success", res.status, res.error)
+			}
+			if ct := res.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if !json.Valid(res.body) {
+				t.Errorf("answer is not JSON: %q", res.body)
+			}
+			if f.callCount() != 1 {
+				t.Fatalf("the route made %d engine calls, want 1", f.callCount())
+			}
+			c, _ := f.lastCall()
+			if other, dup := seen[c.method]; dup {
+				t.Errorf("routes %s and %s both reach %s: one shadows the other", other, key, c.method)
+			}
+			seen[c.method] = key
+			w, ok := want[key]
+			if !ok {
+				t.Fatalf("route %s is not in this test's table: add what it must call", key)
+			}
+			if c.method != w.call || res.status != w.status {
+				t.Errorf("reached %s with status %d, want %s with %d", c.method, res.status, w.call, w.status)
+			}
+			if len(c.args) != len(w.args) {
+				t.Fatalf("args %#v, want %#v", c.args, w.args)
+			}
+			for i := range w.args {
+				gotJSON, _ := json.Marshal(c.args[i])
+				wantJSON, _ := json.Marshal(w.args[i])
+				if string(gotJSON) != string(wantJSON) {
+					t.Errorf("arg %d = %s, want %s", i, gotJSON, wantJSON)
+				}
+			}
+		})
+	}
+	if len(want) != len(Routes) {
+		t.Errorf("the test knows %d routes, Routes has %d", len(want), len(Routes))
+	}
+}
+
+func TestWrongMethod(t *testing.T) {
+	// The methods each path serves, from the route list.
+	byPath := map[string][]string{}
+	for _, rt := range Routes {
+		byPath[rt.Path] = append(byPath[rt.Path], rt.Method)
+	}
+	for path, methods := range byPath {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut} {
+			if slices.Contains(methods, m) {
+				continue
+			}
+			t.Run(m+" "+path, func(t *testing.T) {
+				f := &fakeEngine{}
+				res := do(t, newTestAPI(f), m, "/paas"+concretePath(path), bodyFor(m))
+				if res.status != http.StatusMethodNotAllowed {
+					t.Fatalf("status %d (%s), want 405", res.status, res.error)
+				}
+				allow := strings.Split(res.header.Get("Allow"), ", ")
+				for _, want := range methods {
+					if !slices.Contains(allow, want) {
+						t.Errorf("Allow = %q, lacks %s", res.header.Get("Allow"), want)
+					}
+				}
+				if f.callCount() != 0 {
+					t.Errorf("a refused method reached the engine: %+v", f.calls)
+				}
+			})
+		}
+	}
+}
+
+func TestUnknownPath(t *testing.T) {
+	for _, p := range []string{
+		"/paas/",
+		"/paas/nope",
+		"/paas/apps/app1/nope",
+		"/paas/apps/app1/deploys/d1/extra",
+		"/paas/status/x",
+		"/other",
+	} {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			f := &fakeEngine{}
+			res := do(t, newTestAPI(f), m, p, bodyFor(m))
+			if res.status != http.StatusNotFound {
+				t.Errorf("%s %s: status %d (%s), want 404", m, p, res.status, res.error)
+			}
+			if f.callCount() != 0 {
+				t.Errorf("%s %s reached the engine", m, p)
+			}
+		}
+	}
+}
+
+func TestBadBodies(t *testing.T) {
+	big := `{"name":"a","env":{"K":"` + strings.Repeat("x", MaxBodyBytes) + `"}}`
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		status int
+		msg    string
+	}{
+		{name: "empty body", method: "POST", path: "/paas/apps", body: "", status: 400, msg: "empty"},
+		{name: "unknown field", method: "POST", path: "/paas/apps", body: `{"name":"a","privileged":true}`, status: 400, msg: "unknown field"},
+		{name: "unknown field in patch", method: "PATCH", path: "/paas/apps/a", body: `{"volumes":["/:/host"]}`, status: 400, msg: "unknown field"},
+		{name: "trailing object", method: "POST", path: "/paas/apps", body: `{"name":"a"} {"name":"b"}`, status: 400, msg: "trailing"},
+		{name: "trailing garbage", method: "POST", path: "/paas/apps", body: `{"name":"a"}x`, status: 400, msg: "trailing"},
+		{name: "trailing bracket", method: "POST", path: "/paas/apps", body: `{"name":"a"}]`, status: 400, msg: "trailing"},
+		{name: "malformed", method: "POST", path: "/paas/apps", body: `{"name":`, status: 400, msg: "malformed"},
+		{name: "syntax error", method: "POST", path: "/paas/apps", body: `{"name" "a"}`, status: 400, msg: "syntax error"},
+		{name: "array", method: "POST", path: "/paas/apps", body: `["a"]`, status: 400, msg: "malformed"},
+		{name: "wrong type", method: "POST", path: "/paas/apps", body: `{"name":"a","port":"80"}`, status: 400, msg: "port"},
+		{name: "empty rollback", method: "POST", path: "/paas/apps/a/rollback", body: "", status: 400, msg: "empty"},
+		{name: "malformed deploy", method: "POST", path: "/paas/apps/a/deploys", body: `{"image":`, status: 400, msg: "malformed"},
+		{name: "unknown field in deploy", method: "POST", path: "/paas/apps/a/deploys", body: `{"command":"id"}`, status: 400, msg: "unknown field"},
+		{name: "too large", method: "POST", path: "/paas/apps", body: big, status: 413, msg: "larger than"},
+		{name: "too large deploy", method: "POST", path: "/paas/apps/a/deploys", body: `{"env":{"K":"` + strings.Repeat("x", MaxBodyBytes) + `"}}`, status: 413, msg: "larger than"},
+		{name: "too large after the object", method: "PATCH", path: "/paas/apps/a", body: `{}` + strings.Repeat(" ", MaxBodyBytes+10), status: 413, msg: "larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{}
+			res := do(t, newTestAPI(f), tc.method, tc.path, tc.body)
+			if res.status != tc.status {
+				t.Fatalf("status %d (%s), want %d", res.status, res.error, tc.status)
+			}
+			if !strings.Contains(res.error, tc.msg) {
+				t.Errorf("error %q does not contain %q", res.error, tc.msg)
+			}
+			if f.callCount() != 0 {
+				t.Errorf("a refused body reached the engine: %+v", f.calls)
+			}
+			if len(res.body) > 1000 {
+				t.Errorf("error answer is %d bytes: it echoes the body", len(res.body))
+			}
+		})
+	}
+}
+
+func TestEmptyDeployBodyRedeploys(t *testing.T) {
+	f := &fakeEngine{}
+	res := do(t, newTestAPI(f), "POST", "/paas/apps/app1/deploys", "")
+	if res.status != http.StatusAccepted {
+		t.Fatalf("status %d (%s), want 202", res.status, res.error)
+	}
+	c, _ := f.lastCall()
+	if c.method != "Deploy" || c.args[0] != "app1" {
+		t.Errorf("call = %+v", c)
+	}
+	if in := c.args[1].(platform.DeployInput); in.Image != "" || in.Env != nil {
+		t.Errorf("Deploy input = %+v, want empty", in)
+	}
+}
+
+func TestBodyDecoding(t *testing.T) {
+	f := &fakeEngine{}
+	api := newTestAPI(f)
+	res := do(t, api, "POST", "/paas/apps", `{"name":"web","image":"nginx:1","port":80,"replicas":2,"env":{"A":"1"},"domains":["x.example.com"]}`)
+	if res.status != http.StatusCreated {
+		t.Fatalf("status %d (%s)", res.status, res.error)
+	}
+	c, _ := f.lastCall()
+	in := c.args[0].(platform.AppInput)
+	if in.Name != "web" || in.Image != "nginx:1" || in.Port == nil || *in.Port != 80 || in.Replicas == nil || *in.Replicas != 2 ||
+		in.Env["A"] != "1" || len(in.Domains) != 1 || in.HealthPath != nil {
+		t.Errorf("decoded input = %+v", in)
+	}
+	var v platform.AppView
+	if err := json.Unmarshal(res.body, &v); err != nil || v.Name != "web" {
+		t.Errorf("answer = %s (%v)", res.body, err)
+	}
+
+	res = do(t, api, "PATCH", "/paas/apps/web", `{"env":{"A":null,"B":"2"},"domains":[]}`)
+	if res.status != http.StatusOK {
+		t.Fatalf("PATCH status %d (%s)", res.status, res.error)
+	}
+	c, _ = f.lastCall()
+	p := c.args[1].(platform.AppPatch)
+	if v, ok := p.Env["A"]; !ok || v != nil {
+		t.Errorf("env A = %v, %v: want a present null (remove)", v, ok)
+	}
+	if p.Env["B"] == nil || *p.Env["B"] != "2" {
+		t.Errorf("env B = %v", p.Env["B"])
+	}
+	if p.Domains == nil || len(*p.Domains) != 0 || p.Image != nil || p.Port != nil {
+		t.Errorf("patch = %+v", p)
+	}
+
+	res = do(t, api, "POST", "/paas/apps/web/rollback", `{"deployment":"abc"}`)
+	if res.status != http.StatusAccepted {
+		t.Fatalf("rollback status %d (%s)", res.status, res.error)
+	}
+	if c, _ := f.lastCall(); c.method != "Rollback" || c.args[1] != "abc" {
+		t.Errorf("rollback call = %+v", c)
+	}
+}
+
+func TestEngineErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		status  int
+		message string
+	}{
+		{name: "bad request", err: &platform.Error{Status: 400, Message: "invalid app name"}, status: 400, message: "invalid app name"},
+		{name: "not found", err: &platform.Error{Status: 404, Message: `app "x" not found`}, status: 404, message: `app "x" not found`},
+		{name: "conflict", err: &platform.Error{Status: 409, Message: "app exists"}, status: 409, message: "app exists"},
+		{name: "wrapped", err: errors.Join(&platform.Error{Status: 409, Message: "taken"}), status: 409, message: "taken"},
+		{name: "unavailable", err: &platform.Error{Status: 503, Message: "not configured"}, status: 503, message: "not configured"},
+		{name: "internal", err: errors.New("bolt: disk I/O error\ngoroutine 1 [running]:\nsecret detail " + canary), status: 500, message: "internal error: bolt: disk I/O error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{err: tc.err}
+			api := newTestAPI(f)
+			for _, req := range []struct{ method, path, body string }{
+				{"GET", "/paas/apps", ""},
+				{"GET", "/paas/apps/x", ""},
+				{"POST", "/paas/apps", `{"name":"x"}`},
+				{"DELETE", "/paas/apps/x", ""},
+				{"POST", "/paas/apps/x/deploys", `{}`},
+				{"GET", "/paas/apps/x/deploys/d", ""},
+			} {
+				res := do(t, api, req.method, req.path, req.body)
+				if res.status != tc.status || res.error != tc.message {
+					t.Errorf("%s %s: %d %q, want %d %q", req.method, req.path, res.status, res.error, tc.status, tc.message)
+				}
+				if strings.Contains(string(res.body), canary) || strings.Contains(string(res.body), "goroutine") {
+					t.Errorf("%s %s: answer leaks details: %s", req.method, req.path, res.body)
+				}
+			}
+		})
+	}
+}
+
+func TestEngineUnavailable(t *testing.T) {
+	api := New("/paas", func() (Engine, error) {
+		return nil, &platform.Error{Status: http.StatusServiceUnavailable, Message: "the paas app is not configured"}
+	})
+	res := do(t, api, "GET", "/paas/apps", "")
+	if res.status != http.StatusServiceUnavailable || !strings.Contains(res.error, "not configured") {
+		t.Errorf("answer %d %q, want 503", res.status, res.error)
+	}
+}
+
+// TestErrorsNeverEchoSecrets sends an env value that is a canary secret in
+// bodies that fail to decode: no answer may quote it.
+func TestErrorsNeverEchoSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path, body string
+	}{
+		{"type error after the secret", "POST", "/paas/apps", `{"name":"a","env":{"KEY":"` + canary + `"},"port":"` + canary + `"}`},
+		{"secret in a wrong type", "POST", "/paas/apps", `{"name":"a","env":{"KEY":["` + canary + `"]}}`},
+		{"secret as a number field", "POST", "/paas/apps", `{"name":"a","replicas":"` + canary + `"}`},
+		{"secret then syntax error", "POST", "/paas/apps", `{"name":"a","env":{"KEY":"` + canary + `"},}`},
+		{"secret unterminated", "POST", "/paas/apps", `{"name":"a","env":{"KEY":"` + canary},
+		{"secret in patch", "PATCH", "/paas/apps/a", `{"env":{"KEY":"` + canary + `"},"port":true}`},
+		{"secret in deploy", "POST", "/paas/apps/a/deploys", `{"env":{"KEY":"` + canary + `"},"image":7}`},
+		{"secret with trailing data", "POST", "/paas/apps/a/deploys", `{"env":{"KEY":"` + canary + `"}}"` + canary + `"`},
+		{"secret as bare value", "POST", "/paas/apps", `"` + canary + `"`},
+		{"secret in rollback", "POST", "/paas/apps/a/rollback", `{"deployment":["` + canary + `"]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{}
+			res := do(t, newTestAPI(f), tc.method, tc.path, tc.body)
+			if res.status != http.StatusBadRequest {
+				t.Errorf("status %d (%s), want 400", res.status, res.error)
+			}
+			if strings.Contains(string(res.body), canary) || strings.Contains(string(res.body), "S3cr3t") {
+				t.Errorf("answer echoes the secret: %s", res.body)
+			}
+			if f.callCount() != 0 {
+				t.Error("a refused body reached the engine")
+			}
+		})
+	}
+}
+
+func TestSuccessAnswers(t *testing.T) {
+	f := &fakeEngine{}
+	api := newTestAPI(f)
+	res := do(t, api, "GET", "/paas/status", "")
+	var st platform.Status
+	if err := json.Unmarshal(res.body, &st); err != nil || st.Apps != 2 || st.Attachments != 1 {
+		t.Errorf("status answer = %s (%v)", res.body, err)
+	}
+	res = do(t, api, "GET", "/paas/apps", "")
+	var apps []platform.AppView
+	if err := json.Unmarshal(res.body, &apps); err != nil || len(apps) != 2 || apps[1].Name != "b" {
+		t.Errorf("apps answer = %s (%v)", res.body, err)
+	}
+	res = do(t, api, "DELETE", "/paas/apps/gone", "")
+	var del map[string]string
+	if err := json.Unmarshal(res.body, &del); err != nil || del["deleted"] != "gone" {
+		t.Errorf("delete answer = %s (%v)", res.body, err)
+	}
+	// A name with an encoded slash is one path value, handed to the engine
+	// to refuse.
+	res = do(t, api, "GET", "/paas/apps/a%2Fb", "")
+	if c, _ := f.lastCall(); res.status != http.StatusOK || c.method != "App" || c.args[0] != "a/b" {
+		t.Errorf("GET /paas/apps/a%%2Fb: %d, call %+v", res.status, c)
+	}
+}
