@@ -109,7 +109,7 @@ func buildCommands(cmd *cobra.Command) {
 	createCmd.Flags().StringVar(&create.healthPath, "health-path", "", "HTTP path that answers 2xx/3xx when the app is healthy")
 	createCmd.Flags().StringArrayVar(&create.env, "env", nil, "Environment variable KEY=VALUE (repeatable)")
 	createCmd.Flags().StringArrayVar(&create.domains, "domain", nil, "Extra domain the app answers on (repeatable)")
-	createCmd.Flags().BoolVar(&create.wait, "wait", false, "Wait until the first deploy is live or failed")
+	createCmd.Flags().BoolVar(&create.wait, "wait", true, "Wait until the first deploy is live or failed (--wait=false to return at once)")
 	createCmd.Flags().DurationVar(&create.timeout, "timeout", 5*time.Minute, "How long --wait waits")
 	apps.AddCommand(createCmd)
 
