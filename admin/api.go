@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ type Engine interface {
 	StartApp(ctx context.Context, name string) (*platform.AppView, error)
 	Deployments(name string) ([]*platform.Deployment, error)
 	Deployment(name, id string) (*platform.Deployment, error)
+	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
 }
 
@@ -66,6 +68,7 @@ var Routes = []Route{
 	{"GET", "/apps/{name}/deploys", (*API).listDeploys},
 	{"POST", "/apps/{name}/deploys", (*API).deploy},
 	{"GET", "/apps/{name}/deploys/{id}", (*API).getDeploy},
+	{"GET", "/apps/{name}/deploys/{id}/logs", (*API).deployLogs},
 	{"POST", "/apps/{name}/rollback", (*API).rollback},
 }
 
@@ -278,6 +281,94 @@ func (a *API) getDeploy(e Engine, w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, d)
+}
+
+// deployLogs answers a deployment's log: plain text, or with
+// Accept: text/event-stream (or ?follow=1) a stream of server-sent events,
+// one "data:" line per log line, live while the deploy runs, ending with an
+// "end" event. Headers are sent with the first byte, so an unknown app or
+// deployment still gets a JSON error.
+func (a *API) deployLogs(e Engine, w http.ResponseWriter, r *http.Request) error {
+	name, id := r.PathValue("name"), r.PathValue("id")
+	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream") || r.URL.Query().Get("follow") == "1"
+	flusher, _ := w.(http.Flusher)
+	flush := func() {
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	out := &startOnWrite{w: w, contentType: "text/plain; charset=utf-8"}
+	var dst io.Writer = out
+	var ev *sseWriter
+	if sse {
+		out.contentType = "text/event-stream"
+		ev = &sseWriter{w: out}
+		dst = ev
+	}
+	err := e.FollowLog(r.Context(), name, id, dst, flush)
+	if err != nil && !out.started {
+		return err
+	}
+	out.start()
+	if sse && err == nil {
+		ev.finish()
+		io.WriteString(out, "event: end\ndata: \n\n")
+	}
+	flush()
+	return nil
+}
+
+// startOnWrite sends the response headers with the first write.
+type startOnWrite struct {
+	w           http.ResponseWriter
+	contentType string
+	started     bool
+}
+
+func (s *startOnWrite) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", s.contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *startOnWrite) Write(p []byte) (int, error) {
+	s.start()
+	return s.w.Write(p)
+}
+
+// sseWriter turns a byte stream into server-sent events, one per line.
+type sseWriter struct {
+	w       io.Writer
+	partial []byte
+}
+
+func (s *sseWriter) Write(p []byte) (int, error) {
+	s.partial = append(s.partial, p...)
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := bytes.TrimRight(s.partial[:i], "\r")
+		if _, err := fmt.Fprintf(s.w, "data: %s\n\n", line); err != nil {
+			return 0, err
+		}
+		s.partial = s.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (s *sseWriter) finish() {
+	if len(s.partial) > 0 {
+		fmt.Fprintf(s.w, "data: %s\n\n", s.partial)
+		s.partial = nil
+	}
 }
 
 func (a *API) rollback(e Engine, w http.ResponseWriter, r *http.Request) error {

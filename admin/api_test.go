@@ -141,6 +141,14 @@ func (f *fakeEngine) Deployment(name, id string) (*platform.Deployment, error) {
 	return &platform.Deployment{ID: id, App: name, Status: platform.StatusLive}, nil
 }
 
+func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
+	if err := f.record("FollowLog", name, id); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "line one\nline two\n")
+	return err
+}
+
 func (f *fakeEngine) Status() platform.Status {
 	_ = f.record("Status")
 	return platform.Status{Apps: 2, Attachments: 1}
@@ -207,18 +215,19 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		status int
 		args   []any
 	}{
-		"GET /status":                   {"Status", http.StatusOK, nil},
-		"GET /apps":                     {"Apps", http.StatusOK, nil},
-		"POST /apps":                    {"CreateApp", http.StatusCreated, []any{platform.AppInput{}}},
-		"GET /apps/{name}":              {"App", http.StatusOK, []any{"app1"}},
-		"PATCH /apps/{name}":            {"UpdateApp", http.StatusOK, []any{"app1", platform.AppPatch{}}},
-		"DELETE /apps/{name}":           {"DeleteApp", http.StatusOK, []any{"app1"}},
-		"POST /apps/{name}/stop":        {"StopApp", http.StatusOK, []any{"app1"}},
-		"POST /apps/{name}/start":       {"StartApp", http.StatusOK, []any{"app1"}},
-		"GET /apps/{name}/deploys":      {"Deployments", http.StatusOK, []any{"app1"}},
-		"POST /apps/{name}/deploys":     {"Deploy", http.StatusAccepted, []any{"app1", platform.DeployInput{}}},
-		"GET /apps/{name}/deploys/{id}": {"Deployment", http.StatusOK, []any{"app1", "d1"}},
-		"POST /apps/{name}/rollback":    {"Rollback", http.StatusAccepted, []any{"app1", ""}},
+		"GET /status":                        {"Status", http.StatusOK, nil},
+		"GET /apps":                          {"Apps", http.StatusOK, nil},
+		"POST /apps":                         {"CreateApp", http.StatusCreated, []any{platform.AppInput{}}},
+		"GET /apps/{name}":                   {"App", http.StatusOK, []any{"app1"}},
+		"PATCH /apps/{name}":                 {"UpdateApp", http.StatusOK, []any{"app1", platform.AppPatch{}}},
+		"DELETE /apps/{name}":                {"DeleteApp", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/stop":             {"StopApp", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/start":            {"StartApp", http.StatusOK, []any{"app1"}},
+		"GET /apps/{name}/deploys":           {"Deployments", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/deploys":          {"Deploy", http.StatusAccepted, []any{"app1", platform.DeployInput{}}},
+		"GET /apps/{name}/deploys/{id}":      {"Deployment", http.StatusOK, []any{"app1", "d1"}},
+		"POST /apps/{name}/rollback":         {"Rollback", http.StatusAccepted, []any{"app1", ""}},
+		"GET /apps/{name}/deploys/{id}/logs": {"FollowLog", http.StatusOK, []any{"app1", "d1"}},
 	}
 	seen := map[string]string{}
 	for _, rt := range Routes {
@@ -230,11 +239,18 @@ func TestEveryRouteIsReachable(t *testing.T) {
 			if res.status >= 300 {
 				t.Fatalf("status %d (%s), want success", res.status, res.error)
 			}
-			if ct := res.header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			if !json.Valid(res.body) {
-				t.Errorf("answer is not JSON: %q", res.body)
+			if strings.HasSuffix(key, "/logs") {
+				// Logs are text (or server-sent events), not JSON.
+				if ct := res.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+					t.Errorf("Content-Type = %q, want text/plain", ct)
+				}
+			} else {
+				if ct := res.header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("Content-Type = %q", ct)
+				}
+				if !json.Valid(res.body) {
+					t.Errorf("answer is not JSON: %q", res.body)
+				}
 			}
 			if f.callCount() != 1 {
 				t.Fatalf("the route made %d engine calls, want 1", f.callCount())
@@ -528,5 +544,24 @@ func TestSuccessAnswers(t *testing.T) {
 	res = do(t, api, "GET", "/paas/apps/a%2Fb", "")
 	if c, _ := f.lastCall(); res.status != http.StatusOK || c.method != "App" || c.args[0] != "a/b" {
 		t.Errorf("GET /paas/apps/a%%2Fb: %d, call %+v", res.status, c)
+	}
+}
+
+func TestDeployLogsAsServerSentEvents(t *testing.T) {
+	api := newTestAPI(&fakeEngine{})
+	req := httptest.NewRequest(http.MethodGet, "/paas/apps/app1/deploys/d1/logs", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	want := "data: line one\n\ndata: line two\n\nevent: end\ndata: \n\n"
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/event-stream" || rec.Body.String() != want {
+		t.Fatalf("got %d %q %q, want 200 text/event-stream %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), want)
+	}
+	// An error before the first byte is still a JSON error.
+	f := &fakeEngine{err: &platform.Error{Status: http.StatusNotFound, Message: "deployment \"x\" not found"}}
+	rec = httptest.NewRecorder()
+	newTestAPI(f).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound || !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("unknown deployment: %d %q, want 404 JSON", rec.Code, rec.Body.String())
 	}
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -82,6 +83,54 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 	}
 	return nil
+}
+
+// Logs copies a deployment's log to w. With follow, it reads the live
+// stream (server-sent events) until the deploy ends.
+func (c *Client) Logs(ctx context.Context, app, id string, follow bool, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+c.Prefix+"/apps/"+app+"/deploys/"+id+"/logs", nil)
+	if err != nil {
+		return err
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	if follow {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		return &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	if !follow {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "event: end" {
+			return nil
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			if _, err := fmt.Fprintln(w, data); err != nil {
+				return err
+			}
+		}
+	}
+	return sc.Err()
 }
 
 // WaitDeployment polls a deployment until its status is final or ctx ends.

@@ -116,6 +116,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Network:       a.Network,
 		HealthTimeout: time.Duration(a.HealthTimeout),
 		DrainTimeout:  time.Duration(a.DrainTimeout),
+		LogDir:        filepath.Join(a.DataDir, "logs"),
 	}
 	a.key = a.DataDir
 	val, loaded, err := engines.LoadOrNew(a.key, func() (caddy.Destructor, error) {

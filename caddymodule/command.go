@@ -231,6 +231,28 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 
+	var logs struct{ follow bool }
+	logsCmd := &cobra.Command{
+		Use:   "logs APP ID",
+		Short: "Prints a deployment's log (build and start); --follow streams it live",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			// No overall timeout: a followed log lasts as long as its deploy.
+			cl.HTTP.Timeout = 0
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			return cl.Logs(ctx, args[0], args[1], logs.follow, c.out)
+		},
+	}
+	logsCmd.Flags().BoolVarP(&logs.follow, "follow", "f", false, "Stream the log until the deploy ends")
+	deploys.AddCommand(logsCmd)
+
 	var rollback struct {
 		wait    bool
 		timeout time.Duration

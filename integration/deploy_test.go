@@ -256,6 +256,13 @@ func TestFailedDeployKeepsPreviousVersion(t *testing.T) {
 	if code, body := p.mustGet(app, "/"); code != 200 || body != "hello from v1\n" {
 		t.Fatalf("after a failed deploy: %d %q, want the old version", code, body)
 	}
+	var logBuf strings.Builder
+	if err := p.api.Logs(context.Background(), app, d.ID, false, &logBuf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logBuf.String(), "deploy failed: replica exited with code 3") {
+		t.Errorf("the failed deploy's log does not show why:\n%s", logBuf.String())
+	}
 
 	// A container that runs but never gets healthy.
 	d = p.wait(app, p.deploy(app, map[string]any{"image": imageV2, "env": map[string]string{"HEALTH_STATUS": "500"}}).ID)

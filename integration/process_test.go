@@ -216,6 +216,12 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("deploys list --json: exit %d %q", code, out)
 	}
 	first := deploys[1].ID
+	for _, follow := range []string{"--follow", "--follow=false"} {
+		out, errOut, code := run("deploys", "logs", app, deploys[0].ID, follow)
+		if code != 0 || !strings.Contains(out, "live: 1 replica(s) serving") {
+			t.Errorf("deploys logs %s: exit %d %q %q", follow, code, out, errOut)
+		}
+	}
 	if out, errOut, code = run("rollback", app, first, "--wait"); code != 0 {
 		t.Fatalf("rollback: exit %d %s %s", code, out, errOut)
 	}

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"time"
 
@@ -399,6 +400,7 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	e.logs.removeApp(name)
 	e.log().Info("app deleted", zap.String("app", name))
 	return nil
 }
@@ -549,6 +551,15 @@ func (e *Engine) Deployment(name, id string) (*Deployment, error) {
 		return nil, err
 	}
 	return e.store.GetDeployment(name, id)
+}
+
+// FollowLog writes a deployment's log to w: all of it when the deploy is
+// over, else what there is and then what comes until it ends or ctx does.
+func (e *Engine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
+	if _, err := e.Deployment(name, id); err != nil {
+		return err
+	}
+	return e.logs.follow(ctx, name, id, w, flush)
 }
 
 // Status is the engine's own state, for the status endpoint.

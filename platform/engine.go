@@ -46,6 +46,9 @@ type Config struct {
 	// StopTimeout is how long a replica gets to stop gracefully after its
 	// drain before it is killed.
 	StopTimeout time.Duration
+	// LogDir is where deployment logs are kept (one file per deployment).
+	// It is read once, when the engine is created.
+	LogDir string
 	// ReconcileInterval is how often the reconciler compares desired state
 	// with the containers, besides reacting to Docker events.
 	ReconcileInterval time.Duration
@@ -60,6 +63,7 @@ type Engine struct {
 	store *Store
 	rt    Runtime
 	table *RoutingTable
+	logs  *logStore
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -83,7 +87,7 @@ type Engine struct {
 // NewEngine returns an engine over an open store and a runtime. Start runs it.
 func NewEngine(cfg Config, store *Store, rt Runtime, logger *zap.Logger) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{store: store, rt: rt, table: NewRoutingTable(), ctx: ctx, cancel: cancel}
+	e := &Engine{store: store, rt: rt, table: NewRoutingTable(), ctx: ctx, cancel: cancel, logs: newLogStore(cfg.LogDir)}
 	e.queues = newAppQueues(ctx, &e.wg)
 	e.Configure(cfg, logger)
 	id, err := store.InstanceID()

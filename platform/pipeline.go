@@ -36,25 +36,45 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 		return
 	}
 
+	out, err := e.logs.create(app, id)
+	if err != nil {
+		log.Warn("no deployment log", zap.Error(err))
+		out = nil
+	}
+	say := func(format string, args ...any) {
+		if out != nil {
+			out.Printf(format, args...)
+		}
+	}
+	defer func() {
+		if out != nil {
+			out.close()
+		}
+	}()
 	fail := func(reason string) {
 		log.Warn("deploy failed", zap.String("reason", reason))
+		say("deploy failed: %s", reason)
 		e.setStatus(d, StatusFailed, reason)
 	}
+	say("deployment %s (version %d) of %s", d.ID, d.Version, app)
 
 	now := time.Now().UTC()
 	d.StartedAt = &now
 	if err := e.setStatus(d, StatusBuilding, ""); err != nil {
 		return
 	}
+	say("resolving image %s", d.Image)
 	info, err := builder.Resolve(ctx, e.rt, d.Image)
 	if err != nil {
 		fail(err.Error())
 		return
 	}
+	say("image %s is %s", d.Image, info.ID)
 
 	if err := e.setStatus(d, StatusStarting, ""); err != nil {
 		return
 	}
+	say("starting %d replica(s), waiting up to %s for them to be healthy", d.Replicas, e.config().HealthTimeout)
 	replicas, err := e.startReplicas(ctx, a, d, info.HasHealthcheck, d.Replicas)
 	if err != nil {
 		fail(err.Error())
@@ -106,6 +126,7 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 	}
 
 	if stopped {
+		say("the app was stopped meanwhile: the deployment is recorded and takes no traffic")
 		e.removeReplicas(replicas)
 		log.Info("deployment recorded; the app was stopped meanwhile, so it takes no traffic")
 		return
@@ -114,6 +135,7 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 	// the same transaction (see setHostsTx), so a finishing deploy cannot
 	// bring back a domain the app gave up meanwhile.
 	old := e.table.EnsureRoute(app).SetReplicas(replicas)
+	say("live: %d replica(s) serving; %d old replica(s) draining", len(replicas), len(old))
 	log.Info("deployment live", zap.Int("replicas", len(replicas)), zap.String("image", d.Image),
 		zap.String("previous", previous))
 	e.drain(old)
