@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
 
@@ -35,6 +37,8 @@ type Engine interface {
 	StartApp(ctx context.Context, name string) (*platform.AppView, error)
 	Deployments(name string) ([]*platform.Deployment, error)
 	Deployment(name, id string) (*platform.Deployment, error)
+	DeployUpload(ctx context.Context, name string, archive io.Reader) (*platform.Deployment, error)
+	CancelDeployment(name, id string) (*platform.Deployment, error)
 	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
 }
@@ -69,6 +73,7 @@ var Routes = []Route{
 	{"POST", "/apps/{name}/deploys", (*API).deploy},
 	{"GET", "/apps/{name}/deploys/{id}", (*API).getDeploy},
 	{"GET", "/apps/{name}/deploys/{id}/logs", (*API).deployLogs},
+	{"POST", "/apps/{name}/deploys/{id}/cancel", (*API).cancelDeploy},
 	{"POST", "/apps/{name}/rollback", (*API).rollback},
 }
 
@@ -92,7 +97,13 @@ func New(prefix string, engine func() (Engine, error)) *API {
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	limit := int64(MaxBodyBytes)
+	if isUpload(r) {
+		// Source archives are large; they are streamed to disk, never
+		// held in memory, and the archive's own limits apply on top.
+		limit = platform.MaxUploadBytes + 1<<20
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	// The mux answers an unknown path or a wrong method in plain text;
 	// keep every answer JSON.
 	if _, pattern := a.mux.Handler(r); pattern == "" {
@@ -262,7 +273,24 @@ func (a *API) listDeploys(e Engine, w http.ResponseWriter, r *http.Request) erro
 	return writeJSON(w, http.StatusOK, list)
 }
 
+// isUpload reports whether a request carries a source archive: a
+// multipart form (field "source") or a zip, gzip or tar body.
+func isUpload(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "multipart/form-data", "application/zip", "application/gzip", "application/x-gzip", "application/x-tar", "application/octet-stream":
+		return strings.HasSuffix(r.URL.Path, "/deploys")
+	}
+	return false
+}
+
 func (a *API) deploy(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if isUpload(r) {
+		return a.deployUpload(e, w, r)
+	}
 	// An empty body redeploys the app as it is.
 	var in platform.DeployInput
 	if err := decode(r, &in); err != nil && err.Error() != errEmptyBody {
@@ -273,6 +301,52 @@ func (a *API) deploy(e Engine, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusAccepted, d)
+}
+
+// deployUpload deploys an uploaded source archive: the body itself, or the
+// "source" file of a multipart form, streamed without buffering it whole.
+func (a *API) deployUpload(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var body io.Reader = r.Body
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return uploadError(err, "multipart form has no \"source\" file")
+			}
+			if part.FormName() == "source" {
+				body = part
+				break
+			}
+			part.Close()
+		}
+	}
+	d, err := e.DeployUpload(r.Context(), r.PathValue("name"), body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("upload is larger than %d bytes", platform.MaxUploadBytes)}
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, d)
+}
+
+func uploadError(err error, msg string) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("upload is larger than %d bytes", platform.MaxUploadBytes)}
+	}
+	return &platform.Error{Status: http.StatusBadRequest, Message: msg}
+}
+
+func (a *API) cancelDeploy(e Engine, w http.ResponseWriter, r *http.Request) error {
+	d, err := e.CancelDeployment(r.PathValue("name"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
 }
 
 func (a *API) getDeploy(e Engine, w http.ResponseWriter, r *http.Request) error {

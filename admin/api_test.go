@@ -141,6 +141,21 @@ func (f *fakeEngine) Deployment(name, id string) (*platform.Deployment, error) {
 	return &platform.Deployment{ID: id, App: name, Status: platform.StatusLive}, nil
 }
 
+func (f *fakeEngine) DeployUpload(ctx context.Context, name string, archive io.Reader) (*platform.Deployment, error) {
+	data, _ := io.ReadAll(archive)
+	if err := f.record("DeployUpload", name, string(data)); err != nil {
+		return nil, err
+	}
+	return &platform.Deployment{ID: "d2", App: name, Status: platform.StatusPending, Source: platform.SourceUpload}, nil
+}
+
+func (f *fakeEngine) CancelDeployment(name, id string) (*platform.Deployment, error) {
+	if err := f.record("CancelDeployment", name, id); err != nil {
+		return nil, err
+	}
+	return &platform.Deployment{ID: id, App: name, Status: platform.StatusFailed, Reason: "canceled by a user"}, nil
+}
+
 func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
 	if err := f.record("FollowLog", name, id); err != nil {
 		return err
@@ -215,19 +230,20 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		status int
 		args   []any
 	}{
-		"GET /status":                        {"Status", http.StatusOK, nil},
-		"GET /apps":                          {"Apps", http.StatusOK, nil},
-		"POST /apps":                         {"CreateApp", http.StatusCreated, []any{platform.AppInput{}}},
-		"GET /apps/{name}":                   {"App", http.StatusOK, []any{"app1"}},
-		"PATCH /apps/{name}":                 {"UpdateApp", http.StatusOK, []any{"app1", platform.AppPatch{}}},
-		"DELETE /apps/{name}":                {"DeleteApp", http.StatusOK, []any{"app1"}},
-		"POST /apps/{name}/stop":             {"StopApp", http.StatusOK, []any{"app1"}},
-		"POST /apps/{name}/start":            {"StartApp", http.StatusOK, []any{"app1"}},
-		"GET /apps/{name}/deploys":           {"Deployments", http.StatusOK, []any{"app1"}},
-		"POST /apps/{name}/deploys":          {"Deploy", http.StatusAccepted, []any{"app1", platform.DeployInput{}}},
-		"GET /apps/{name}/deploys/{id}":      {"Deployment", http.StatusOK, []any{"app1", "d1"}},
-		"POST /apps/{name}/rollback":         {"Rollback", http.StatusAccepted, []any{"app1", ""}},
-		"GET /apps/{name}/deploys/{id}/logs": {"FollowLog", http.StatusOK, []any{"app1", "d1"}},
+		"GET /status":                           {"Status", http.StatusOK, nil},
+		"GET /apps":                             {"Apps", http.StatusOK, nil},
+		"POST /apps":                            {"CreateApp", http.StatusCreated, []any{platform.AppInput{}}},
+		"GET /apps/{name}":                      {"App", http.StatusOK, []any{"app1"}},
+		"PATCH /apps/{name}":                    {"UpdateApp", http.StatusOK, []any{"app1", platform.AppPatch{}}},
+		"DELETE /apps/{name}":                   {"DeleteApp", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/stop":                {"StopApp", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/start":               {"StartApp", http.StatusOK, []any{"app1"}},
+		"GET /apps/{name}/deploys":              {"Deployments", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/deploys":             {"Deploy", http.StatusAccepted, []any{"app1", platform.DeployInput{}}},
+		"GET /apps/{name}/deploys/{id}":         {"Deployment", http.StatusOK, []any{"app1", "d1"}},
+		"POST /apps/{name}/rollback":            {"Rollback", http.StatusAccepted, []any{"app1", ""}},
+		"GET /apps/{name}/deploys/{id}/logs":    {"FollowLog", http.StatusOK, []any{"app1", "d1"}},
+		"POST /apps/{name}/deploys/{id}/cancel": {"CancelDeployment", http.StatusOK, []any{"app1", "d1"}},
 	}
 	seen := map[string]string{}
 	for _, rt := range Routes {
@@ -563,5 +579,40 @@ func TestDeployLogsAsServerSentEvents(t *testing.T) {
 	newTestAPI(f).ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotFound || !json.Valid(rec.Body.Bytes()) {
 		t.Fatalf("unknown deployment: %d %q, want 404 JSON", rec.Code, rec.Body.String())
+	}
+}
+
+func TestDeployUploadBodies(t *testing.T) {
+	for name, tc := range map[string]struct {
+		contentType string
+		body        string
+		status      int
+		want        string
+	}{
+		"raw zip":        {"application/zip", "PK-archive", http.StatusAccepted, "PK-archive"},
+		"raw gzip":       {"application/gzip", "gz-archive", http.StatusAccepted, "gz-archive"},
+		"multipart":      {"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--XX\r\nContent-Disposition: form-data; name=\"source\"; filename=\"a.zip\"\r\n\r\nPK-inside\r\n--XX--\r\n", http.StatusAccepted, "PK-inside"},
+		"multipart none": {"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--XX--\r\n", http.StatusBadRequest, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeEngine{}
+			req := httptest.NewRequest(http.MethodPost, "/paas/apps/app1/deploys", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			rec := httptest.NewRecorder()
+			newTestAPI(f).ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body.String(), tc.status)
+			}
+			if tc.want == "" {
+				if f.callCount() != 0 {
+					t.Errorf("a refused upload reached the engine")
+				}
+				return
+			}
+			c, _ := f.lastCall()
+			if c.method != "DeployUpload" || c.args[1] != tc.want {
+				t.Errorf("engine got %s %v, want DeployUpload with %q", c.method, c.args, tc.want)
+			}
+		})
 	}
 }

@@ -85,6 +85,39 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// Upload posts a source archive (body of size bytes) to path and decodes
+// the answer into out.
+func (c *Client) Upload(ctx context.Context, path, contentType string, body io.Reader, size int64, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+c.Prefix+path, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		return &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
 // Logs copies a deployment's log to w. With follow, it reads the live
 // stream (server-sent events) until the deploy ends.
 func (c *Client) Logs(ctx context.Context, app, id string, follow bool, w io.Writer) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-paas/caddy-paas/builder/gitsource"
 	"github.com/caddy-paas/caddy-paas/containers"
 	"github.com/caddy-paas/caddy-paas/platform"
 	"github.com/caddy-paas/caddy-paas/storage"
@@ -54,6 +55,16 @@ type App struct {
 	// DrainTimeout bounds how long a replacing deploy waits for the old
 	// replicas' requests in flight before stopping them. Default: 30s.
 	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty"`
+	// BuildTimeout bounds a build from source (fetch, build and release
+	// command). Default: 30m.
+	BuildTimeout caddy.Duration `json:"build_timeout,omitempty"`
+	// KeepImages is how many built images of each app are kept for
+	// rollbacks; older ones are pruned. Default: 5.
+	KeepImages int `json:"keep_images,omitempty"`
+	// Git says which repository URLs apps may be built from. By default
+	// only https and ssh URLs of public addresses: loopback, private and
+	// link-local hosts are refused (SSRF) unless listed in allow_hosts.
+	Git *GitPolicy `json:"git,omitempty"`
 
 	key    string
 	engine *platform.Engine
@@ -63,6 +74,20 @@ type App struct {
 // CaddyModule returns the Caddy module information.
 func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "paas", New: func() caddy.Module { return new(App) }}
+}
+
+// GitPolicy is the operator's policy for repository URLs.
+type GitPolicy struct {
+	// AllowHosts lists hosts (names, IP addresses or CIDR prefixes) that
+	// may be fetched from even though they are loopback, private or
+	// link-local: an intranet Git server, for example.
+	AllowHosts []string `json:"allow_hosts,omitempty"`
+	// AllowHTTP accepts plain http:// URLs (the code and any token travel
+	// in clear text).
+	AllowHTTP bool `json:"allow_http,omitempty"`
+	// AllowFile accepts file:// URLs, read from this machine: for local
+	// mirrors and tests, never for URLs that tenants type.
+	AllowFile bool `json:"allow_file,omitempty"`
 }
 
 // pooledEngine is an engine with what it owns, for the usage pool.
@@ -107,7 +132,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.Network == "" {
 		a.Network = "caddy-paas"
 	}
-	if a.HealthTimeout < 0 || a.DrainTimeout < 0 {
+	if a.HealthTimeout < 0 || a.DrainTimeout < 0 || a.BuildTimeout < 0 || a.KeepImages < 0 {
 		return fmt.Errorf("paas: timeouts must not be negative")
 	}
 	cfg := platform.Config{
@@ -117,6 +142,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		HealthTimeout: time.Duration(a.HealthTimeout),
 		DrainTimeout:  time.Duration(a.DrainTimeout),
 		LogDir:        filepath.Join(a.DataDir, "logs"),
+		WorkDir:       filepath.Join(a.DataDir, "work"),
+		BuildTimeout:  time.Duration(a.BuildTimeout),
+		KeepImages:    a.KeepImages,
+	}
+	if a.Git != nil {
+		cfg.GitPolicy = gitsource.URLPolicy{AllowHosts: a.Git.AllowHosts, AllowHTTP: a.Git.AllowHTTP, AllowFile: a.Git.AllowFile}
 	}
 	a.key = a.DataDir
 	val, loaded, err := engines.LoadOrNew(a.key, func() (caddy.Destructor, error) {

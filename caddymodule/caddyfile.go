@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -21,6 +23,11 @@ func init() {
 //		network        <name>
 //		health_timeout <duration>
 //		drain_timeout  <duration>
+//		build_timeout  <duration>
+//		keep_images    <n>
+//		git_allow_hosts <host|ip|cidr>...
+//		git_allow_http
+//		git_allow_file
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -38,42 +45,87 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		args := d.RemainingArgs()
+		one := func() (string, error) {
+			if len(args) != 1 {
+				return "", d.Errf("%s takes exactly one value", opt)
+			}
+			return args[0], nil
 		}
 		switch opt {
-		case "data_dir":
-			a.DataDir = val
-		case "base_domain":
-			a.BaseDomain = val
-		case "docker_host":
-			a.DockerHost = val
-		case "upstream_mode":
-			if val != "host" && val != "network" {
-				return d.Errf("upstream_mode must be host or network, got %q", val)
+		case "data_dir", "base_domain", "docker_host", "upstream_mode", "network":
+			val, err := one()
+			if err != nil {
+				return err
 			}
-			a.UpstreamMode = val
-		case "network":
-			a.Network = val
-		case "health_timeout", "drain_timeout":
+			switch opt {
+			case "data_dir":
+				a.DataDir = val
+			case "base_domain":
+				a.BaseDomain = val
+			case "docker_host":
+				a.DockerHost = val
+			case "upstream_mode":
+				if val != "host" && val != "network" {
+					return d.Errf("upstream_mode must be host or network, got %q", val)
+				}
+				a.UpstreamMode = val
+			case "network":
+				a.Network = val
+			}
+		case "health_timeout", "drain_timeout", "build_timeout":
+			val, err := one()
+			if err != nil {
+				return err
+			}
 			dur, err := caddy.ParseDuration(val)
 			if err != nil {
 				return d.Errf("%s: %v", opt, err)
 			}
-			if opt == "health_timeout" {
+			switch opt {
+			case "health_timeout":
 				a.HealthTimeout = caddy.Duration(dur)
-			} else {
+			case "drain_timeout":
 				a.DrainTimeout = caddy.Duration(dur)
+			default:
+				a.BuildTimeout = caddy.Duration(dur)
+			}
+		case "keep_images":
+			val, err := one()
+			if err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return d.Errf("keep_images must be a positive integer, got %q", val)
+			}
+			a.KeepImages = n
+		case "git_allow_hosts":
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			a.gitPolicy().AllowHosts = append(a.gitPolicy().AllowHosts, args...)
+		case "git_allow_http", "git_allow_file":
+			if len(args) != 0 {
+				return d.Errf("%s takes no value", opt)
+			}
+			if opt == "git_allow_http" {
+				a.gitPolicy().AllowHTTP = true
+			} else {
+				a.gitPolicy().AllowFile = true
 			}
 		default:
 			return d.Errf("unknown paas option %q", opt)
 		}
 	}
 	return nil
+}
+
+func (a *App) gitPolicy() *GitPolicy {
+	if a.Git == nil {
+		a.Git = new(GitPolicy)
+	}
+	return a.Git
 }
 
 // Interface guard

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-paas/caddy-paas/admin"
+	"github.com/caddy-paas/caddy-paas/builder"
 	"github.com/caddy-paas/caddy-paas/platform"
 )
 
@@ -57,6 +59,7 @@ func buildCommands(cmd *cobra.Command) {
 	cmd.AddCommand(apps)
 
 	var create struct {
+		git, branch       string
 		image, healthPath string
 		port, replicas    int
 		env, domains      []string
@@ -75,6 +78,9 @@ func buildCommands(cmd *cobra.Command) {
 			in := map[string]any{"name": args[0], "env": env}
 			if create.image != "" {
 				in["image"] = create.image
+			}
+			if create.git != "" {
+				in["git"] = map[string]string{"url": create.git, "ref": create.branch}
 			}
 			if cmd.Flags().Changed("port") {
 				in["port"] = create.port
@@ -104,6 +110,8 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	}
 	createCmd.Flags().StringVar(&create.image, "image", "", "Image to run (a local image is used without a pull)")
+	createCmd.Flags().StringVar(&create.git, "git", "", "Git repository to build the app from (https://, ssh:// or git@host:path)")
+	createCmd.Flags().StringVar(&create.branch, "branch", "", "Branch (or tag, or commit) to build and track (default main)")
 	createCmd.Flags().IntVar(&create.port, "port", 8080, "Port the app listens on in its container")
 	createCmd.Flags().IntVar(&create.replicas, "replicas", 1, "Number of replicas, load-balanced")
 	createCmd.Flags().StringVar(&create.healthPath, "health-path", "", "HTTP path that answers 2xx/3xx when the app is healthy")
@@ -171,6 +179,8 @@ func buildCommands(cmd *cobra.Command) {
 
 	var deploy struct {
 		image   string
+		gitRef  string
+		dir     string
 		env     []string
 		wait    bool
 		timeout time.Duration
@@ -192,6 +202,18 @@ func buildCommands(cmd *cobra.Command) {
 				in["env"] = env
 			}
 			var d platform.Deployment
+			if deploy.dir != "" {
+				if deploy.image != "" || deploy.gitRef != "" || len(env) > 0 {
+					return fmt.Errorf("--dir uploads a source tree: it cannot be combined with --image, --git-ref or --env")
+				}
+				if err := c.uploadDir(cmd.Context(), args[0], deploy.dir, &d); err != nil {
+					return err
+				}
+				return c.finishDeploy(cmd.Context(), &d, deploy.wait, deploy.timeout)
+			}
+			if deploy.gitRef != "" {
+				in["git"] = map[string]string{"ref": deploy.gitRef}
+			}
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/deploys", in, &d); err != nil {
 				return err
 			}
@@ -199,6 +221,8 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	}
 	deployCmd.Flags().StringVar(&deploy.image, "image", "", "Image to deploy (default: the app's)")
+	deployCmd.Flags().StringVar(&deploy.gitRef, "git-ref", "", "Branch, tag or commit of the app's repository to build")
+	deployCmd.Flags().StringVar(&deploy.dir, "dir", "", "Upload this source tree and build it (honours .dockerignore; .git is left out)")
 	deployCmd.Flags().StringArrayVar(&deploy.env, "env", nil, "Set environment variable KEY=VALUE (repeatable)")
 	deployCmd.Flags().BoolVar(&deploy.wait, "wait", false, "Wait until the deploy is live or failed")
 	deployCmd.Flags().DurationVar(&deploy.timeout, "timeout", 5*time.Minute, "How long --wait waits")
@@ -253,6 +277,19 @@ func buildCommands(cmd *cobra.Command) {
 	logsCmd.Flags().BoolVarP(&logs.follow, "follow", "f", false, "Stream the log until the deploy ends")
 	deploys.AddCommand(logsCmd)
 
+	deploys.AddCommand(&cobra.Command{
+		Use:   "cancel APP ID",
+		Short: "Cancels a deploy that has not finished; the previous version keeps serving",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d platform.Deployment
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/deploys/"+args[1]+"/cancel", nil, &d); err != nil {
+				return err
+			}
+			return c.printDeployments([]*platform.Deployment{&d})
+		},
+	})
+
 	var rollback struct {
 		wait    bool
 		timeout time.Duration
@@ -272,6 +309,82 @@ func buildCommands(cmd *cobra.Command) {
 	rollbackCmd.Flags().BoolVar(&rollback.wait, "wait", false, "Wait until the deploy is live or failed")
 	rollbackCmd.Flags().DurationVar(&rollback.timeout, "timeout", 5*time.Minute, "How long --wait waits")
 	cmd.AddCommand(rollbackCmd)
+}
+
+// uploadDir packs dir as a tar.gz in a temporary file, then uploads it
+// with a progress line on stderr.
+func (c *cli) uploadDir(ctx context.Context, app, dir string, out *platform.Deployment) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("--dir %s is not a folder", dir)
+	}
+	tmp, err := os.CreateTemp("", "paas-upload-*.tar.gz")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	gz := gzip.NewWriter(tmp)
+	if err := builder.TarContext(dir, gz, "Dockerfile", []string{".git"}, nil); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	size, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	cl.HTTP.Timeout = 0
+	body := &progressReader{r: tmp, total: size, quiet: c.json}
+	err = cl.Upload(ctx, "/apps/"+app+"/deploys", "application/gzip", body, size, out)
+	body.done()
+	return err
+}
+
+// progressReader prints an upload's progress on stderr.
+type progressReader struct {
+	r     io.Reader
+	total int64
+	read  int64
+	last  time.Time
+	quiet bool
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.read += int64(n)
+	if !p.quiet && time.Since(p.last) > 100*time.Millisecond {
+		p.last = time.Now()
+		p.print()
+	}
+	return n, err
+}
+
+func (p *progressReader) print() {
+	pct := 100.0
+	if p.total > 0 {
+		pct = float64(p.read) * 100 / float64(p.total)
+	}
+	bar := strings.Repeat("#", int(pct/5)) + strings.Repeat(".", 20-int(pct/5))
+	fmt.Fprintf(os.Stderr, "\ruploading [%s] %5.1f%% of %.1f MB", bar, pct, float64(p.total)/1e6)
+}
+
+func (p *progressReader) done() {
+	if !p.quiet {
+		p.print()
+		fmt.Fprintln(os.Stderr)
+	}
 }
 
 // parseEnv turns KEY=VALUE flags into a map.

@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 )
 
@@ -367,4 +368,46 @@ func (d *Docker) Events(ctx context.Context) (<-chan Event, <-chan error) {
 		}
 	}()
 	return out, outErr
+}
+
+// RunOnce runs cmd (an argument array, no shell) in a new container made
+// from spec, copies its output to log, waits for it to exit and removes it.
+// It returns the exit code.
+func (d *Docker) RunOnce(ctx context.Context, spec Spec, cmd []string, log io.Writer) (int, error) {
+	d.negotiate(ctx)
+	cfg := &container.Config{
+		Image:      spec.Image,
+		Env:        spec.Env,
+		Labels:     spec.Labels,
+		Entrypoint: cmd,
+		Cmd:        nil,
+	}
+	hostCfg := &container.HostConfig{Resources: container.Resources{Memory: spec.MemoryBytes}}
+	var netCfg *network.NetworkingConfig
+	if spec.Network != "" {
+		hostCfg.NetworkMode = container.NetworkMode(spec.Network)
+	}
+	created, err := d.cli.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
+	if err != nil {
+		return -1, fmt.Errorf("creating container %s: %w", spec.Name, err)
+	}
+	defer func() { _ = d.Remove(context.WithoutCancel(ctx), created.ID) }()
+	waitC, errC := d.cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := d.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return -1, fmt.Errorf("starting container %s: %w", spec.Name, err)
+	}
+	logs, err := d.cli.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err == nil {
+		_, _ = stdcopy.StdCopy(log, log, logs)
+		logs.Close()
+	}
+	select {
+	case res := <-waitC:
+		if res.Error != nil {
+			return -1, fmt.Errorf("waiting for container %s: %s", spec.Name, res.Error.Message)
+		}
+		return int(res.StatusCode), nil
+	case err := <-errC:
+		return -1, fmt.Errorf("waiting for container %s: %w", spec.Name, err)
+	}
 }

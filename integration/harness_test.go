@@ -44,6 +44,9 @@ const (
 
 const baseDomain = "test.localhost"
 
+// testAppBinary is the static test app, for source trees that tests build.
+var testAppBinary []byte
+
 var (
 	dockerOnce sync.Once
 	dockerCli  *client.Client
@@ -93,6 +96,7 @@ func buildImages(cli *client.Client) error {
 	if err != nil {
 		return err
 	}
+	testAppBinary = appBytes
 	images := []struct {
 		tag        string
 		dockerfile string
@@ -181,6 +185,8 @@ func (p *platformEnv) configJSON(o envOptions) []byte {
 			"paas": map[string]any{
 				"data_dir": p.dataDir, "base_domain": baseDomain,
 				"health_timeout": o.healthTimeout, "drain_timeout": o.drainTimeout,
+				// Tests fetch from file:// repositories and loopback servers.
+				"git": map[string]any{"allow_file": true, "allow_http": true, "allow_hosts": []string{"127.0.0.1"}},
 			},
 			"http": map[string]any{"servers": map[string]any{"apps": map[string]any{
 				"listen":          []string{p.httpAddr},

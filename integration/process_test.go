@@ -248,6 +248,22 @@ func TestCLI(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 1 with %q", tc.args, code, errOut, tc.want)
 		}
 	}
+	// deploy --dir uploads a source tree and builds it.
+	src := t.TempDir()
+	sourceTree(t, src, "ignored", map[string]string{
+		"Dockerfile":    "FROM scratch\nENV GREETING=dir-upload\nCOPY app /app\nCOPY . /src/\nENTRYPOINT [\"/app\"]\n",
+		".git/config":   "[core]\n",
+		"secret.txt":    "CANARY-S3cr3t",
+		".dockerignore": "secret.txt\n",
+	})
+	out, errOut, code = run("deploy", app, "--dir", src, "--wait")
+	if code != 0 || !strings.Contains(out, "live") || !strings.Contains(errOut, "uploading [") {
+		t.Fatalf("deploy --dir: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The app's env (VERSION=v1) wins over the image's.
+	if _, body := p.mustGet(app, "/"); body != "dir-upload v1\n" {
+		t.Fatalf("after deploy --dir: %q", body)
+	}
 	if _, _, code := run("apps", "delete", app); code != 0 {
 		t.Errorf("apps delete: exit %d", code)
 	}

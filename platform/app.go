@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+
+	"github.com/caddy-paas/caddy-paas/builder"
+	"github.com/caddy-paas/caddy-paas/builder/gitsource"
 )
 
 // Limits on what an app may hold. They keep one app's record small and
@@ -35,6 +38,12 @@ type App struct {
 	Replicas   int               `json:"replicas"`
 	HealthPath string            `json:"health_path,omitempty"`
 	Domains    []string          `json:"domains,omitempty"`
+	// Git is the repository the app is built from, with the branch (or
+	// tag, or commit) that deploys and pushes track.
+	Git *GitSource `json:"git,omitempty"`
+	// Build holds the app's build settings; they win over the
+	// repository's paas.json.
+	Build *builder.BuildConfig `json:"build,omitempty"`
 	// Stopped is true when the user stopped the app: no replica runs and
 	// its hosts answer 503.
 	Stopped bool `json:"stopped,omitempty"`
@@ -42,6 +51,14 @@ type App struct {
 	Current   string    `json:"current_deployment,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// GitSource is a repository and a ref (branch, tag or commit).
+type GitSource struct {
+	// URL is the repository's URL (https://, ssh:// or git@host:path).
+	URL string `json:"url"`
+	// Ref is a branch, a tag or a commit. Default: main.
+	Ref string `json:"ref,omitempty"`
 }
 
 // AppInput is what a user gives to create an app. Pointers tell "not given"
@@ -54,6 +71,10 @@ type AppInput struct {
 	Replicas   *int              `json:"replicas,omitempty"`
 	HealthPath *string           `json:"health_path,omitempty"`
 	Domains    []string          `json:"domains,omitempty"`
+	// Git builds the app from a repository instead of running an image.
+	Git *GitSource `json:"git,omitempty"`
+	// Build holds build settings for Git and upload deploys.
+	Build *builder.BuildConfig `json:"build,omitempty"`
 }
 
 // AppPatch changes some fields of an app. Env keys map to a new value, or to
@@ -65,6 +86,10 @@ type AppPatch struct {
 	Replicas   *int               `json:"replicas,omitempty"`
 	HealthPath *string            `json:"health_path,omitempty"`
 	Domains    *[]string          `json:"domains,omitempty"`
+	// Git changes the repository (url) or the tracked ref.
+	Git *GitSource `json:"git,omitempty"`
+	// Build replaces the build settings.
+	Build *builder.BuildConfig `json:"build,omitempty"`
 }
 
 // ValidateAppName checks an app name against ^[a-z][a-z0-9-]{0,62}$.
@@ -89,6 +114,27 @@ func ValidateImage(ref string) error {
 	}
 	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
 		return invalid("invalid image reference %q: %v", truncate(ref, 80), err)
+	}
+	return nil
+}
+
+// validateGit checks a repository URL (its form, and that its host may be
+// reached under policy) and a ref. The fetch checks the host again, with
+// the address it resolves to then.
+func validateGit(g *GitSource, policy gitsource.URLPolicy) error {
+	if g == nil {
+		return nil
+	}
+	if g.URL == "" {
+		return invalid("git.url is required")
+	}
+	if err := gitsource.ValidateURL(g.URL, policy); err != nil {
+		return invalid("git.url: %v", err)
+	}
+	if g.Ref != "" {
+		if err := gitsource.ValidateRef(g.Ref); err != nil {
+			return invalid("git.ref: %v", err)
+		}
 	}
 	return nil
 }

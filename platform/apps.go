@@ -154,7 +154,25 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 	if err := ValidateAppName(in.Name); err != nil {
 		return nil, err
 	}
-	a := &App{Name: in.Name, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env}
+	a := &App{Name: in.Name, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env, Build: in.Build}
+	if in.Git != nil {
+		if in.Image != "" {
+			return nil, invalid("give an image or a git repository, not both")
+		}
+		g := *in.Git
+		if g.Ref == "" {
+			g.Ref = DefaultGitRef
+		}
+		if err := validateGit(&g, e.config().GitPolicy); err != nil {
+			return nil, err
+		}
+		a.Git = &g
+	}
+	if a.Build != nil {
+		if err := a.Build.Validate(); err != nil {
+			return nil, invalid("build: %v", err)
+		}
+	}
 	if a.Env == nil {
 		a.Env = map[string]string{}
 	}
@@ -193,7 +211,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		if err := tx.PutApp(a); err != nil {
 			return err
 		}
-		if a.Image != "" {
+		if a.Image != "" || a.Git != nil {
 			d = deploymentFor(a)
 			if err := tx.NewDeployment(d); err != nil {
 				return err
@@ -240,10 +258,15 @@ func deploymentFor(a *App) *Deployment {
 	for k, v := range a.Env {
 		env[k] = v
 	}
-	return &Deployment{
+	d := &Deployment{
 		App: a.Name, Image: a.Image, Port: a.Port, Replicas: a.Replicas,
-		HealthPath: a.HealthPath, Env: env,
+		HealthPath: a.HealthPath, Env: env, Source: SourceImage,
 	}
+	if a.Git != nil && a.Image == "" {
+		g := *a.Git
+		d.Source, d.Git, d.Image = SourceGit, &g, ""
+	}
+	return d
 }
 
 // mutate runs fn in one store transaction and then, still holding the
@@ -322,6 +345,29 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		if len(p.Env) > 0 {
 			a.Env, redeploy = applyEnvPatch(a.Env, p.Env), true
 		}
+		if p.Git != nil {
+			g := *p.Git
+			if g.URL == "" && a.Git != nil {
+				g.URL = a.Git.URL
+			}
+			if g.Ref == "" {
+				g.Ref = DefaultGitRef
+				if a.Git != nil {
+					g.Ref = a.Git.Ref
+				}
+			}
+			if err := validateGit(&g, e.config().GitPolicy); err != nil {
+				return err
+			}
+			a.Git, a.Image, redeploy = &g, "", true
+		}
+		if p.Build != nil {
+			if err := p.Build.Validate(); err != nil {
+				return invalid("build: %v", err)
+			}
+			b := *p.Build
+			a.Build, redeploy = &b, a.Git != nil
+		}
 		if p.Domains != nil {
 			previous := a.Domains
 			if a.Domains, err = normalizeDomains(*p.Domains); err != nil {
@@ -337,7 +383,7 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		if err := tx.PutApp(a); err != nil {
 			return err
 		}
-		if redeploy && a.Image != "" && !a.Stopped {
+		if redeploy && (a.Image != "" || a.Git != nil) && !a.Stopped {
 			d = deploymentFor(a)
 			if err := tx.NewDeployment(d); err != nil {
 				return err
@@ -421,15 +467,37 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 	if err != nil {
 		return nil, err
 	}
+	var git *GitSource
+	if in.Git != nil || (in.Image == "" && current.Git != nil) {
+		if in.Image != "" {
+			return nil, invalid("give an image or a git ref, not both")
+		}
+		g := GitSource{Ref: DefaultGitRef}
+		if current.Git != nil {
+			g = *current.Git
+		}
+		if in.Git != nil && in.Git.URL != "" {
+			g.URL = in.Git.URL
+		}
+		if in.Git != nil && in.Git.Ref != "" {
+			g.Ref = in.Git.Ref
+		}
+		if err := validateGit(&g, e.config().GitPolicy); err != nil {
+			return nil, err
+		}
+		git = &g
+	}
 	img := in.Image
-	if img == "" {
+	if img == "" && git == nil {
 		img = current.Image
 	}
-	if img == "" {
-		return nil, invalid("app %q has no image: give one", name)
+	if img == "" && git == nil {
+		return nil, invalid("app %q has no image and no git repository: give one", name)
 	}
-	if err := e.resolveImage(ctx, img); err != nil {
-		return nil, err
+	if git == nil {
+		if err := e.resolveImage(ctx, img); err != nil {
+			return nil, err
+		}
 	}
 	var d *Deployment
 	err = e.mutate(func(tx *StoreTx) error {
@@ -437,7 +505,17 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 		if err != nil {
 			return err
 		}
-		a.Image = img
+		if git != nil {
+			// The app keeps tracking its ref; a deploy of another ref is
+			// one-off. A new url is the app's from now on.
+			if a.Git == nil {
+				a.Git = &GitSource{URL: git.URL, Ref: git.Ref}
+			}
+			a.Git.URL = git.URL
+			a.Image = ""
+		} else {
+			a.Image = img
+		}
 		a.Env = applyEnvPatch(a.Env, in.Env)
 		a.Stopped = false
 		if err := e.validateSpec(a); err != nil {
@@ -447,6 +525,11 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 			return err
 		}
 		d = deploymentFor(a)
+		if git != nil {
+			d.Source, d.Git, d.Image = SourceGit, git, ""
+		} else {
+			d.Source, d.Git = SourceImage, nil
+		}
 		return tx.NewDeployment(d)
 	}, func() { e.enqueueDeployment(d) })
 	if err != nil {

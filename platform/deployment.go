@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"github.com/caddy-paas/caddy-paas/builder"
+
 	"crypto/rand"
 	"encoding/hex"
 	"time"
@@ -39,9 +41,23 @@ type Deployment struct {
 	HealthPath string            `json:"health_path,omitempty"`
 	Env        map[string]string `json:"-"`
 	RollbackOf string            `json:"rollback_of,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
-	StartedAt  *time.Time        `json:"started_at,omitempty"`
-	FinishedAt *time.Time        `json:"finished_at,omitempty"`
+	// Source is where the image comes from: image, git or upload.
+	Source string `json:"source"`
+	// Git is the repository and ref this deployment builds.
+	Git *GitSource `json:"git,omitempty"`
+	// Commit is the commit the ref resolved to.
+	Commit string `json:"commit,omitempty"`
+	// CommitMessage is the first line of the commit's message.
+	CommitMessage string `json:"commit_message,omitempty"`
+	// Stack is the detected stack when the Dockerfile was generated.
+	Stack string `json:"stack,omitempty"`
+	// Build holds the build settings used.
+	Build *builder.BuildConfig `json:"build,omitempty"`
+	// Release is the release command run before the swap.
+	Release    []string   `json:"release,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // DeployInput is what a user gives to deploy: a new image, env changes, or
@@ -50,7 +66,16 @@ type Deployment struct {
 type DeployInput struct {
 	Image string             `json:"image,omitempty"`
 	Env   map[string]*string `json:"env,omitempty"`
+	// Git deploys a ref of the app's repository (or of a new url).
+	Git *GitSource `json:"git,omitempty"`
 }
+
+// Deployment sources.
+const (
+	SourceImage  = "image"
+	SourceGit    = "git"
+	SourceUpload = "upload"
+)
 
 func newDeploymentID() string {
 	b := make([]byte, 6)

@@ -6,12 +6,14 @@ package platform
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-paas/caddy-paas/builder/gitsource"
 	"github.com/caddy-paas/caddy-paas/containers"
 )
 
@@ -27,6 +29,10 @@ type Runtime interface {
 	Remove(ctx context.Context, id string) error
 	List(ctx context.Context, labels map[string]string) ([]containers.Container, error)
 	Events(ctx context.Context) (<-chan containers.Event, <-chan error)
+	BuildImage(ctx context.Context, contextTar io.Reader, spec containers.BuildSpec, log io.Writer) (string, error)
+	ImageTags(ctx context.Context, app string) ([]string, error)
+	RemoveImage(ctx context.Context, ref string) error
+	RunOnce(ctx context.Context, spec containers.Spec, cmd []string, log io.Writer) (int, error)
 }
 
 // Upstream modes.
@@ -49,6 +55,16 @@ type Config struct {
 	// LogDir is where deployment logs are kept (one file per deployment).
 	// It is read once, when the engine is created.
 	LogDir string
+	// WorkDir holds build folders, uploads and the git cache. It is read
+	// once, when the engine is created.
+	WorkDir string
+	// GitPolicy says which repository URLs may be fetched.
+	GitPolicy gitsource.URLPolicy
+	// BuildTimeout bounds a build (fetch, build, release). Default: 30m.
+	BuildTimeout time.Duration
+	// KeepImages is how many built images of an app are kept for
+	// rollbacks. Default: 5.
+	KeepImages int
 	// ReconcileInterval is how often the reconciler compares desired state
 	// with the containers, besides reacting to Docker events.
 	ReconcileInterval time.Duration
@@ -80,6 +96,10 @@ type Engine struct {
 	// recordMu orders app-record changes with their effects on the routing
 	// table and the deploy queue (see mutate).
 	recordMu sync.Mutex
+	// running maps the id of each deploy in progress to its cancel.
+	running sync.Map
+	gitOnce sync.Once
+	git     *gitsource.Cache
 	// instance labels this engine's containers (containers.LabelInstance).
 	instance string
 }
@@ -114,6 +134,12 @@ func (e *Engine) Configure(cfg Config, logger *zap.Logger) {
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 10 * time.Second
+	}
+	if cfg.BuildTimeout <= 0 {
+		cfg.BuildTimeout = 30 * time.Minute
+	}
+	if cfg.KeepImages <= 0 {
+		cfg.KeepImages = 5
 	}
 	if cfg.ReconcileInterval <= 0 {
 		cfg.ReconcileInterval = 30 * time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -489,4 +490,19 @@ func TestFakeRuntime(t *testing.T) {
 	if _, err := f.Inspect(ctx, c.ID); err == nil || !strings.Contains(err.Error(), "no such container") {
 		t.Errorf("Inspect of a removed container = %v", err)
 	}
+}
+
+// The build side of the runtime: the fake builds nothing; tests of builds
+// run against the real engine in integration/.
+func (f *fakeRuntime) BuildImage(ctx context.Context, contextTar io.Reader, spec containers.BuildSpec, log io.Writer) (string, error) {
+	_, _ = io.Copy(io.Discard, contextTar)
+	return "", errors.New("the fake runtime does not build images")
+}
+
+func (f *fakeRuntime) ImageTags(ctx context.Context, app string) ([]string, error) { return nil, nil }
+
+func (f *fakeRuntime) RemoveImage(ctx context.Context, ref string) error { return nil }
+
+func (f *fakeRuntime) RunOnce(ctx context.Context, spec containers.Spec, cmd []string, log io.Writer) (int, error) {
+	return 0, nil
 }

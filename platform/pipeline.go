@@ -36,6 +36,11 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 		return
 	}
 
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e.running.Store(id, cancel)
+	defer e.running.Delete(id)
+
 	out, err := e.logs.create(app, id)
 	if err != nil {
 		log.Warn("no deployment log", zap.Error(err))
@@ -52,6 +57,9 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 		}
 	}()
 	fail := func(reason string) {
+		if errors.Is(context.Cause(ctx), errCanceledByUser) {
+			reason = errCanceledByUser.Error()
+		}
 		log.Warn("deploy failed", zap.String("reason", reason))
 		say("deploy failed: %s", reason)
 		e.setStatus(d, StatusFailed, reason)
@@ -63,13 +71,29 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 	if err := e.setStatus(d, StatusBuilding, ""); err != nil {
 		return
 	}
-	say("resolving image %s", d.Image)
+	if d.Source == SourceGit || d.Source == SourceUpload {
+		if err := e.buildStage(ctx, a, d, say, out); err != nil {
+			fail(err.Error())
+			return
+		}
+		// Keep what the build found (image, commit, port...) on record.
+		if err := e.setStatus(d, StatusBuilding, ""); err != nil {
+			return
+		}
+		defer e.pruneImages(context.WithoutCancel(ctx), app)
+	} else {
+		say("resolving image %s", d.Image)
+	}
 	info, err := builder.Resolve(ctx, e.rt, d.Image)
 	if err != nil {
 		fail(err.Error())
 		return
 	}
 	say("image %s is %s", d.Image, info.ID)
+	if err := e.release(ctx, d, say, out); err != nil {
+		fail(err.Error())
+		return
+	}
 
 	if err := e.setStatus(d, StatusStarting, ""); err != nil {
 		return

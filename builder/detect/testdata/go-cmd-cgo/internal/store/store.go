@@ -1,0 +1,4 @@
+package store
+
+// Note is one note.
+type Note struct{ ID int }

@@ -1,0 +1,2 @@
+const Koa = require("koa");
+module.exports = new Koa();

@@ -1,0 +1,263 @@
+package platform
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-paas/caddy-paas/builder"
+	"github.com/caddy-paas/caddy-paas/builder/archive"
+	"github.com/caddy-paas/caddy-paas/builder/gitsource"
+	"github.com/caddy-paas/caddy-paas/containers"
+)
+
+// DefaultGitRef is the ref an app tracks when none is given.
+const DefaultGitRef = "main"
+
+func (e *Engine) workDir(parts ...string) string {
+	return filepath.Join(append([]string{e.config().WorkDir}, parts...)...)
+}
+
+// gitCache is created on first use; its per-repository locks must be
+// shared by every deploy.
+func (e *Engine) gitCache() *gitsource.Cache {
+	e.gitOnce.Do(func() {
+		e.git = &gitsource.Cache{Dir: e.workDir("git"), Logger: e.log().Named("git")}
+	})
+	e.git.Policy = e.config().GitPolicy
+	return e.git
+}
+
+// buildStage turns a git or upload deployment's source into an image: it
+// fetches (or takes the extracted upload), builds with the repository's
+// Dockerfile or a generated one, and records what it found. Everything it
+// says goes to the deployment's log.
+func (e *Engine) buildStage(ctx context.Context, a *App, d *Deployment, say func(string, ...any), out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, e.config().BuildTimeout)
+	defer cancel()
+	work := e.workDir("builds", d.ID)
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "src")
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		return fmt.Errorf("creating the build folder: %w", err)
+	}
+	switch d.Source {
+	case SourceGit:
+		say("fetching %s at %s", d.Git.URL, d.Git.Ref)
+		co, err := e.gitCache().Checkout(ctx, gitsource.Source{URL: d.Git.URL, Ref: d.Git.Ref}, src)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("fetch stopped: %w", context.Cause(ctx))
+			}
+			return fmt.Errorf("fetching the repository: %w", err)
+		}
+		d.Commit, d.CommitMessage = co.Commit, co.Subject
+		say("checked out %s: %s", shortSHA(co.Commit), co.Subject)
+	case SourceUpload:
+		staged := e.workDir("uploads", d.ID)
+		if err := os.Rename(staged, src); err != nil {
+			return fmt.Errorf("the uploaded source is gone (was the server restarted?): %w", err)
+		}
+		say("building the uploaded source")
+	default:
+		return fmt.Errorf("deployment source %q cannot be built", d.Source)
+	}
+	settings := builder.BuildConfig{}
+	if a.Build != nil {
+		settings = *a.Build
+	}
+	res, err := builder.Build(ctx, e.rt, builder.Request{App: a.Name, Deployment: d.ID, Dir: src, Settings: settings}, out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("build stopped: %w", context.Cause(ctx))
+		}
+		return err
+	}
+	d.Image, d.Stack, d.Build = res.Image, res.Stack, &settings
+	cfg := res.Config
+	if cfg.Port != 0 {
+		d.Port = cfg.Port
+	} else if res.Port != 0 && !a.portSet() {
+		d.Port = res.Port
+	}
+	if d.HealthPath == "" && cfg.HealthPath != "" {
+		if err := validateHealthPath(cfg.HealthPath); err != nil {
+			return fmt.Errorf("%s: %w", builder.RepoConfigFile, err)
+		}
+		d.HealthPath = cfg.HealthPath
+	}
+	for k, v := range cfg.Env {
+		if _, set := d.Env[k]; !set {
+			if d.Env == nil {
+				d.Env = map[string]string{}
+			}
+			d.Env[k] = v
+		}
+	}
+	if err := validateEnv(d.Env); err != nil {
+		return fmt.Errorf("%s: %w", builder.RepoConfigFile, err)
+	}
+	d.Release = cfg.Release
+	return nil
+}
+
+// portSet reports whether the user chose the app's port (8080 is the
+// default a generated image may replace).
+func (a *App) portSet() bool { return a.Port != 8080 }
+
+// release runs the deployment's release command once in a container of
+// the new image, with its env, before any replica starts. A failure fails
+// the deploy; the old version keeps serving.
+func (e *Engine) release(ctx context.Context, d *Deployment, say func(string, ...any), out io.Writer) error {
+	if len(d.Release) == 0 {
+		return nil
+	}
+	say("running the release command %q", d.Release)
+	network := ""
+	if cfg := e.config(); cfg.UpstreamMode == UpstreamNetwork {
+		network = cfg.Network
+	}
+	code, err := e.rt.RunOnce(ctx, containers.Spec{
+		Name:    fmt.Sprintf("paas-%s-%s-release", d.App, d.ID),
+		Image:   d.Image,
+		Env:     containerEnv(d),
+		Labels:  e.labels(map[string]string{containers.LabelApp: d.App, containers.LabelDeployment: d.ID}),
+		Network: network,
+	}, d.Release, out)
+	if err != nil {
+		return fmt.Errorf("release command: %w", err)
+	}
+	if code != 0 {
+		return fmt.Errorf("release command exited with code %d", code)
+	}
+	say("release command done")
+	return nil
+}
+
+// pruneImages removes an app's built images beyond the newest KeepImages,
+// never the ones its recent deployments run.
+func (e *Engine) pruneImages(ctx context.Context, app string) {
+	tags, err := e.rt.ImageTags(ctx, app)
+	if err != nil {
+		e.log().Warn("listing images to prune", zap.String("app", app), zap.Error(err))
+		return
+	}
+	keep := e.config().KeepImages
+	inUse := map[string]bool{}
+	if list, err := e.store.ListDeployments(app); err == nil {
+		for i, d := range list {
+			if i < keep || d.Status == StatusLive {
+				inUse[d.Image] = true
+			}
+		}
+	}
+	for i, tag := range tags {
+		if i < keep || inUse[tag] {
+			continue
+		}
+		if err := e.rt.RemoveImage(ctx, tag); err != nil {
+			e.log().Warn("pruning image", zap.String("image", tag), zap.Error(err))
+		}
+	}
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// MaxUploadBytes caps an uploaded source archive.
+const MaxUploadBytes = 200 << 20
+
+// DeployUpload extracts an uploaded source archive (zip, tar.gz or tar),
+// refusing it whole if any entry is unsafe, then records and starts a
+// deploy that builds it.
+func (e *Engine) DeployUpload(ctx context.Context, name string, r io.Reader) (*Deployment, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, notFound("app %q not found", truncate(name, 80))
+	}
+	if _, err := e.store.GetApp(name); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	stage := e.workDir("uploads", "staging-"+hex.EncodeToString(b))
+	if err := os.MkdirAll(filepath.Dir(stage), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the upload folder: %w", err)
+	}
+	br := bufio.NewReader(r)
+	header, _ := br.Peek(512)
+	format, err := archive.DetectFormat(header)
+	if err != nil {
+		return nil, invalid("upload: %v", err)
+	}
+	if _, err := archive.Extract(br, format, stage, archive.Limits{MaxArchiveBytes: MaxUploadBytes, StripSingleRoot: true}); err != nil {
+		os.RemoveAll(stage)
+		if errors.Is(err, archive.ErrRefused) {
+			return nil, invalid("upload: %v", err)
+		}
+		return nil, fmt.Errorf("extracting the upload: %w", err)
+	}
+	var d *Deployment
+	err = e.mutate(func(tx *StoreTx) error {
+		a, err := tx.App(name)
+		if err != nil {
+			return err
+		}
+		a.Stopped = false
+		if err := tx.PutApp(a); err != nil {
+			return err
+		}
+		d = deploymentFor(a)
+		d.Source, d.Git, d.Image = SourceUpload, nil, ""
+		if err := tx.NewDeployment(d); err != nil {
+			return err
+		}
+		// Named after the deployment, for the build stage to find.
+		return os.Rename(stage, e.workDir("uploads", d.ID))
+	}, func() { e.enqueueDeployment(d) })
+	if err != nil {
+		os.RemoveAll(stage)
+		return nil, err
+	}
+	return d, nil
+}
+
+// CancelDeployment stops a deploy that has not finished: a pending one
+// never runs, a running one is interrupted (its new replicas removed). The
+// previous version keeps serving.
+func (e *Engine) CancelDeployment(name, id string) (*Deployment, error) {
+	d, err := e.Deployment(name, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status.Finished() {
+		return nil, conflict("deployment %s is already %s", id, d.Status)
+	}
+	if cancel, ok := e.running.Load(id); ok {
+		cancel.(context.CancelCauseFunc)(errCanceledByUser)
+	} else {
+		_ = e.setStatus(d, StatusFailed, errCanceledByUser.Error())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if d, err = e.store.GetDeployment(name, id); err != nil || d.Status.Finished() {
+			return d, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d, nil
+}
+
+var errCanceledByUser = errors.New("canceled by a user")
