@@ -39,6 +39,7 @@ type Engine interface {
 	Deployment(name, id string) (*platform.Deployment, error)
 	DeployUpload(ctx context.Context, name string, archive io.Reader) (*platform.Deployment, error)
 	CancelDeployment(name, id string) (*platform.Deployment, error)
+	Webhook(name string, rotate bool) (*platform.WebhookInfo, error)
 	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
 }
@@ -75,6 +76,8 @@ var Routes = []Route{
 	{"GET", "/apps/{name}/deploys/{id}/logs", (*API).deployLogs},
 	{"POST", "/apps/{name}/deploys/{id}/cancel", (*API).cancelDeploy},
 	{"POST", "/apps/{name}/rollback", (*API).rollback},
+	{"GET", "/apps/{name}/webhook", (*API).webhook},
+	{"POST", "/apps/{name}/webhook/secret", (*API).rotateWebhookSecret},
 }
 
 // New returns the API under prefix (such as "/paas"). engine is called per
@@ -347,6 +350,23 @@ func (a *API) cancelDeploy(e Engine, w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, d)
+}
+
+func (a *API) webhook(e Engine, w http.ResponseWriter, r *http.Request) error {
+	info, err := e.Webhook(r.PathValue("name"), false)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, info)
+}
+
+// rotateWebhookSecret makes a new webhook secret and shows it, once.
+func (a *API) rotateWebhookSecret(e Engine, w http.ResponseWriter, r *http.Request) error {
+	info, err := e.Webhook(r.PathValue("name"), true)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, info)
 }
 
 func (a *API) getDeploy(e Engine, w http.ResponseWriter, r *http.Request) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -156,6 +157,13 @@ func (f *fakeEngine) CancelDeployment(name, id string) (*platform.Deployment, er
 	return &platform.Deployment{ID: id, App: name, Status: platform.StatusFailed, Reason: "canceled by a user"}, nil
 }
 
+func (f *fakeEngine) Webhook(name string, rotate bool) (*platform.WebhookInfo, error) {
+	if err := f.record("Webhook", name, rotate); err != nil {
+		return nil, err
+	}
+	return &platform.WebhookInfo{Paths: map[string]string{"github": "/webhooks/" + name + "/github"}}, nil
+}
+
 func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
 	if err := f.record("FollowLog", name, id); err != nil {
 		return err
@@ -244,6 +252,8 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		"POST /apps/{name}/rollback":            {"Rollback", http.StatusAccepted, []any{"app1", ""}},
 		"GET /apps/{name}/deploys/{id}/logs":    {"FollowLog", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/deploys/{id}/cancel": {"CancelDeployment", http.StatusOK, []any{"app1", "d1"}},
+		"GET /apps/{name}/webhook":              {"Webhook", http.StatusOK, []any{"app1", false}},
+		"POST /apps/{name}/webhook/secret":      {"Webhook", http.StatusOK, []any{"app1", true}},
 	}
 	seen := map[string]string{}
 	for _, rt := range Routes {
@@ -272,10 +282,11 @@ func TestEveryRouteIsReachable(t *testing.T) {
 				t.Fatalf("the route made %d engine calls, want 1", f.callCount())
 			}
 			c, _ := f.lastCall()
-			if other, dup := seen[c.method]; dup {
+			reached := fmt.Sprint(c.method, c.args)
+			if other, dup := seen[reached]; dup {
 				t.Errorf("routes %s and %s both reach %s: one shadows the other", other, key, c.method)
 			}
-			seen[c.method] = key
+			seen[reached] = key
 			w, ok := want[key]
 			if !ok {
 				t.Fatalf("route %s is not in this test's table: add what it must call", key)

@@ -44,6 +44,9 @@ const (
 
 const baseDomain = "test.localhost"
 
+// dashboardHost is the paas_dashboard site (webhooks) in tests.
+const dashboardHost = "paas.localhost"
+
 // testAppBinary is the static test app, for source trees that tests build.
 var testAppBinary []byte
 
@@ -190,7 +193,14 @@ func (p *platformEnv) configJSON(o envOptions) []byte {
 			},
 			"http": map[string]any{"servers": map[string]any{"apps": map[string]any{
 				"listen":          []string{p.httpAddr},
-				"routes":          []any{map[string]any{"handle": []any{map[string]any{"handler": "paas_apps"}}}},
+				"routes": []any{
+					map[string]any{
+						"match":    []any{map[string]any{"host": []string{dashboardHost}}},
+						"handle":   []any{map[string]any{"handler": "paas_dashboard"}},
+						"terminal": true,
+					},
+					map[string]any{"handle": []any{map[string]any{"handler": "paas_apps"}}},
+				},
 				"automatic_https": map[string]any{"disable": true},
 			}}},
 		},

@@ -44,6 +44,9 @@ type App struct {
 	// Build holds the app's build settings; they win over the
 	// repository's paas.json.
 	Build *builder.BuildConfig `json:"build,omitempty"`
+	// WebhookSecret signs the app's push webhooks. It is sealed at rest and
+	// shown only when it is created.
+	WebhookSecret string `json:"-"`
 	// Stopped is true when the user stopped the app: no replica runs and
 	// its hosts answer 503.
 	Stopped bool `json:"stopped,omitempty"`

@@ -154,7 +154,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 	if err := ValidateAppName(in.Name); err != nil {
 		return nil, err
 	}
-	a := &App{Name: in.Name, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env, Build: in.Build}
+	a := &App{Name: in.Name, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env, Build: in.Build, WebhookSecret: newSecret()}
 	if in.Git != nil {
 		if in.Image != "" {
 			return nil, invalid("give an image or a git repository, not both")

@@ -18,7 +18,11 @@ func (e *Engine) run() {
 
 	ticker := time.NewTicker(e.config().ReconcileInterval)
 	defer ticker.Stop()
+	// backoff grows while the engine is unreachable, so a Docker that is
+	// down costs a retry every 30 s, not a full pass every 2 s.
+	backoff := 2 * time.Second
 	for {
+		subscribed := time.Now()
 		events, errs := e.rt.Events(e.ctx)
 	stream:
 		for {
@@ -39,10 +43,15 @@ func (e *Engine) run() {
 				e.reconcileAll()
 			}
 		}
+		if time.Since(subscribed) > time.Minute {
+			backoff = 2 * time.Second
+		} else if backoff < 30*time.Second {
+			backoff *= 2
+		}
 		select {
 		case <-e.ctx.Done():
 			return
-		case <-time.After(2 * time.Second):
+		case <-time.After(backoff):
 			// Events may have been missed while the stream was down.
 			e.reconcileAll()
 		}
@@ -97,14 +106,16 @@ func (e *Engine) recoverInterrupted() {
 func (e *Engine) reconcileAll() {
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
-	apps, err := e.store.ListApps()
-	if err != nil {
-		e.log().Error("reconcile: listing apps", zap.Error(err))
-		return
-	}
+	// Containers first: when the engine is unreachable, reading every app
+	// would be wasted.
 	list, err := e.rt.List(ctx, e.labels(nil))
 	if err != nil {
 		e.log().Warn("reconcile: listing containers", zap.Error(err))
+		return
+	}
+	apps, err := e.store.ListApps()
+	if err != nil {
+		e.log().Error("reconcile: listing apps", zap.Error(err))
 		return
 	}
 	byApp := map[string][]containers.Container{}

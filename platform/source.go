@@ -203,7 +203,9 @@ func (e *Engine) DeployUpload(ctx context.Context, name string, r io.Reader) (*D
 		return nil, invalid("upload: %v", err)
 	}
 	if _, err := archive.Extract(br, format, stage, archive.Limits{MaxArchiveBytes: MaxUploadBytes, StripSingleRoot: true}); err != nil {
-		os.RemoveAll(stage)
+		if errors.Is(err, archive.ErrTooLarge) {
+			return nil, &Error{Status: 413, Message: "upload: " + err.Error()}
+		}
 		if errors.Is(err, archive.ErrRefused) {
 			return nil, invalid("upload: %v", err)
 		}

@@ -35,7 +35,8 @@ func deploymentsOf(app string) []string { return []string{deploymentsBucket, app
 // appRecord is an App as stored: env values sealed.
 type appRecord struct {
 	App
-	SealedEnv map[string]string `json:"sealed_env,omitempty"`
+	SealedEnv     map[string]string `json:"sealed_env,omitempty"`
+	SealedWebhook string            `json:"sealed_webhook_secret,omitempty"`
 }
 
 type deploymentRecord struct {
@@ -79,6 +80,11 @@ func (s *Store) putApp(tx *storage.Tx, a *App) error {
 	}
 	rec := appRecord{App: *a, SealedEnv: sealed}
 	rec.Env = nil
+	if a.WebhookSecret != "" {
+		if rec.SealedWebhook, err = s.sealer.Seal(a.WebhookSecret, "webhook/"+a.Name); err != nil {
+			return fmt.Errorf("sealing the webhook secret: %w", err)
+		}
+	}
 	return tx.Put(appsBucket, a.Name, rec)
 }
 
@@ -93,6 +99,11 @@ func (s *Store) decodeApp(raw []byte) (*App, error) {
 	}
 	a := rec.App
 	a.Env = env
+	if rec.SealedWebhook != "" {
+		if a.WebhookSecret, err = s.sealer.Open(rec.SealedWebhook, "webhook/"+rec.Name); err != nil {
+			return nil, fmt.Errorf("opening the webhook secret of %s: %w", rec.Name, err)
+		}
+	}
 	return &a, nil
 }
 
@@ -286,6 +297,9 @@ func (t *StoreTx) DeleteApp(name string) error {
 		return err
 	}
 	if err := t.tx.Delete(appsBucket, name); err != nil {
+		return err
+	}
+	if err := t.tx.DeleteBucket([]string{"webhooks", name}); err != nil {
 		return err
 	}
 	return t.tx.DeleteBucket(deploymentsOf(name))

@@ -11,9 +11,10 @@
 // components (backslashes count as separators, since Windows tools write
 // them), NUL bytes, symbolic links, hard links, devices, fifos, sockets,
 // duplicate entries and entries that clash with an earlier file or
-// directory. Sizes are measured on the bytes actually decompressed, never
-// taken from headers, and checked while copying, so a decompression bomb is
-// stopped within a few megabytes, with bounded memory and disk.
+// directory. Sizes are measured on the bytes actually decompressed (headers
+// only serve to refuse early, never to allow) and checked while copying, so
+// a decompression bomb is stopped within a few megabytes, with bounded
+// memory and disk.
 //
 // Files are created through an os.Root opened on the staging directory, so
 // no path can resolve outside it, and with O_CREATE|O_EXCL, so nothing is

@@ -1,0 +1,120 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-paas/caddy-paas/platform"
+	"github.com/caddy-paas/caddy-paas/webhooks"
+)
+
+func init() {
+	caddy.RegisterModule(Dashboard{})
+	httpcaddyfile.RegisterHandlerDirective("paas_dashboard", parseDashboard)
+	httpcaddyfile.RegisterDirectiveOrder("paas_dashboard", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// Dashboard is the handler `paas_dashboard`: the public face of the
+// platform on its own site. Today it serves the git providers' push
+// webhooks at POST /webhooks/{app}/{provider}; the dashboard, the
+// authenticated API and MCP join it here.
+type Dashboard struct {
+	engine *platform.Engine
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Dashboard) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.paas_dashboard",
+		New: func() caddy.Module { return new(Dashboard) },
+	}
+}
+
+// Provision finds the engine.
+func (h *Dashboard) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	var err error
+	h.engine, err = paasEngine(ctx)
+	return err
+}
+
+// ServeHTTP serves the dashboard site.
+func (h *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/webhooks/")
+	if !ok {
+		return writeJSONError(w, http.StatusNotFound, "not found")
+	}
+	app, provider, ok := strings.Cut(rest, "/")
+	if !ok || strings.Contains(provider, "/") {
+		return writeJSONError(w, http.StatusNotFound, "not found")
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return writeJSONError(w, http.StatusMethodNotAllowed, "webhooks are POST requests")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, webhooks.MaxPayloadBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return writeJSONError(w, http.StatusRequestEntityTooLarge, "payload too large")
+		}
+		return writeJSONError(w, http.StatusBadRequest, "reading the payload failed")
+	}
+	remote, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	d, err := h.engine.HandleWebhook(r.Context(), app, provider, r.Header, body, remote)
+	if err != nil {
+		status := platform.StatusOf(err)
+		msg := err.Error()
+		if status == http.StatusInternalServerError {
+			h.logger.Error("webhook", zap.String("app", app), zap.Error(err))
+			msg = "internal error"
+		}
+		return writeJSONError(w, status, msg)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(d.Status)
+	return json.NewEncoder(w).Encode(d)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	paas_dashboard
+func (h *Dashboard) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("unknown paas_dashboard option %q", d.Val())
+	}
+	return nil
+}
+
+func parseDashboard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Dashboard)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Dashboard)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Dashboard)(nil)
+	_ caddyfile.Unmarshaler       = (*Dashboard)(nil)
+)
