@@ -192,7 +192,7 @@ func (p *platformEnv) configJSON(o envOptions) []byte {
 				"git": map[string]any{"allow_file": true, "allow_http": true, "allow_hosts": []string{"127.0.0.1"}},
 			},
 			"http": map[string]any{"servers": map[string]any{"apps": map[string]any{
-				"listen":          []string{p.httpAddr},
+				"listen": []string{p.httpAddr},
 				"routes": []any{
 					map[string]any{
 						"match":    []any{map[string]any{"host": []string{dashboardHost}}},
