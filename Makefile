@@ -4,7 +4,7 @@ BIN     := bin/caddy
 XCADDY  := github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5
 UNIT    := $(shell $(GO) list ./... | grep -v -e /integration -e /bench)
 
-.PHONY: build run test unit integration bench lint xcaddy docker images clean
+.PHONY: build run test unit integration bench lint xcaddy docker testdeps images clean
 
 ## build: compile Caddy with caddy-paas into ./bin/caddy
 build:
@@ -15,7 +15,7 @@ run: build docker images
 	$(BIN) run --config Caddyfile.example
 
 ## test: every test; unit tests with -race, integration tests against the real Docker engine
-test: docker lint unit integration
+test: docker testdeps lint unit integration
 
 unit:
 	$(GO) test -race -count=1 -timeout 10m $(UNIT)
@@ -40,6 +40,9 @@ xcaddy:
 
 docker:
 	./scripts/docker-up.sh
+
+testdeps:
+	./scripts/test-deps.sh
 
 images: docker
 	./scripts/images.sh

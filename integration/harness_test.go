@@ -370,3 +370,5 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 	}
 	t.Fatalf("%s: not true after %s: %s", what, timeout, last)
 }
+
+func execCommand(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }

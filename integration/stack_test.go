@@ -1,0 +1,196 @@
+package integration
+
+import (
+	"archive/tar"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker/docker/api/types/image"
+)
+
+// goBuildImage is the base image the generated Go Dockerfile builds in,
+// made here as no image can be pulled: the machine's own Go installation
+// and Debian's busybox-static (for RUN's /bin/sh), with docker import.
+const goBuildImage = "golang:1.26-bookworm"
+
+var (
+	goImageOnce sync.Once
+	goImageErr  error
+)
+
+func requireGoBuildImage(t *testing.T) {
+	t.Helper()
+	cli := requireDocker(t)
+	goImageOnce.Do(func() {
+		if _, err := cli.ImageInspect(context.Background(), goBuildImage); err == nil {
+			return
+		}
+		if _, err := os.Stat("/bin/busybox"); err != nil {
+			goImageErr = err
+			return
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(writeGoRootfs(pw)) }()
+		rc, err := cli.ImageImport(context.Background(), image.ImportSource{Source: pr, SourceName: "-"}, goBuildImage, image.ImportOptions{
+			Changes: []string{
+				"ENV PATH=/usr/local/go/bin:/bin",
+				"ENV HOME=/root",
+				"ENV GOTOOLCHAIN=local",
+				"ENV GOPROXY=off",
+				"ENV GOFLAGS=-mod=mod",
+			},
+		})
+		if err != nil {
+			goImageErr = err
+			return
+		}
+		_, _ = io.Copy(io.Discard, rc)
+		rc.Close()
+	})
+	if goImageErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("making the Go build image (needs busybox-static): %v", goImageErr)
+		}
+		t.Skipf("cannot make the Go build image: %v", goImageErr)
+	}
+}
+
+// writeGoRootfs writes a root filesystem: GOROOT at /usr/local/go,
+// busybox as /bin/sh, CA certificates, and writable /tmp and /root.
+func writeGoRootfs(w io.Writer) error {
+	tw := tar.NewWriter(w)
+	dir := func(name string, mode int64) error {
+		return tw.WriteHeader(&tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: mode})
+	}
+	file := func(name, src string, mode int64) error {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	}
+	for _, d := range []string{"bin", "etc", "etc/ssl", "etc/ssl/certs", "usr", "usr/local", "root", "src"} {
+		if err := dir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := dir("tmp", 0o1777); err != nil {
+		return err
+	}
+	if err := file("bin/busybox", "/bin/busybox", 0o755); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
+		return err
+	}
+	if err := file("etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt", 0o644); err != nil {
+		return err
+	}
+	goroot := strings.TrimSpace(runOut("go", "env", "GOROOT"))
+	err := filepath.WalkDir(goroot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(goroot, path)
+		if rel == "test" || rel == "doc" || rel == "api" || strings.HasPrefix(rel, "pkg/obj") {
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			link, _ = os.Readlink(path)
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(filepath.Join("usr/local/go", rel))
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func runOut(name string, args ...string) string {
+	out, _ := execCommand(name, args...).Output()
+	return string(out)
+}
+
+// TestGoRepositoryWithoutDockerfile: the stack is detected, a multi-stage
+// Dockerfile generated and built, and the app serves.
+func TestGoRepositoryWithoutDockerfile(t *testing.T) {
+	requireGoBuildImage(t)
+	p := startInProcess(t, envOptions{healthTimeout: "30s"})
+	repo := newGitRepo(t)
+	for name, content := range map[string]string{
+		"go.mod": "module example.com/hello\n\ngo 1.26\n",
+		"main.go": `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello from a detected go app") })
+	http.ListenAndServe(":"+os.Getenv("PORT"), nil)
+}
+`,
+		// The build image made above is Go 1.26; a real registry has them all.
+		"paas.json": `{"build": {"args": {"GO_VERSION": "1.26"}}}`,
+	} {
+		if err := os.WriteFile(filepath.Join(repo.dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo.commit("a go app")
+	app := p.appName("goapp")
+	v := p.createApp(map[string]any{"name": app, "git": map[string]string{"url": repo.url()}})
+	d := p.wait(app, v.Deployment)
+	log := p.logs(app, v.Deployment)
+	if d.Status != "live" {
+		t.Fatalf("deploy %s: %s\n%s", d.Status, d.Reason, log)
+	}
+	if d.Stack != "go" {
+		t.Errorf("stack %q, want go", d.Stack)
+	}
+	for _, want := range []string{"no Dockerfile: detected stack go", "found go.mod", "FROM golang:${GO_VERSION}-bookworm AS build", "FROM scratch"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if code, body := p.mustGet(app, "/"); code != 200 || body != "hello from a detected go app\n" {
+		t.Fatalf("GET: %d %q", code, body)
+	}
+}

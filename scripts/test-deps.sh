@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the real parts the tests use besides Docker, where missing:
+# Debian's busybox-static (the shell of the Go build image the tests make
+# with docker import) and git (git http-backend and upload-pack serve test
+# repositories).
+set -euo pipefail
+
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v git >/dev/null 2>&1 || need+=(git)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	sudo="sudo"
+fi
+echo "test-deps: installing ${need[*]}" >&2
+$sudo apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
