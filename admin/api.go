@@ -40,6 +40,7 @@ type Engine interface {
 	DeployUpload(ctx context.Context, name string, archive io.Reader) (*platform.Deployment, error)
 	CancelDeployment(name, id string) (*platform.Deployment, error)
 	Webhook(name string, rotate bool) (*platform.WebhookInfo, error)
+	CreateDeployKey(name string) (string, error)
 	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
 }
@@ -76,6 +77,7 @@ var Routes = []Route{
 	{"GET", "/apps/{name}/deploys/{id}/logs", (*API).deployLogs},
 	{"POST", "/apps/{name}/deploys/{id}/cancel", (*API).cancelDeploy},
 	{"POST", "/apps/{name}/rollback", (*API).rollback},
+	{"POST", "/apps/{name}/deploy-key", (*API).createDeployKey},
 	{"GET", "/apps/{name}/webhook", (*API).webhook},
 	{"POST", "/apps/{name}/webhook/secret", (*API).rotateWebhookSecret},
 }
@@ -350,6 +352,15 @@ func (a *API) cancelDeploy(e Engine, w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, d)
+}
+
+// createDeployKey makes a new SSH deploy key and answers its public half.
+func (a *API) createDeployKey(e Engine, w http.ResponseWriter, r *http.Request) error {
+	pub, err := e.CreateDeployKey(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]string{"public_key": pub})
 }
 
 func (a *API) webhook(e Engine, w http.ResponseWriter, r *http.Request) error {

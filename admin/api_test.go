@@ -164,6 +164,13 @@ func (f *fakeEngine) Webhook(name string, rotate bool) (*platform.WebhookInfo, e
 	return &platform.WebhookInfo{Paths: map[string]string{"github": "/webhooks/" + name + "/github"}}, nil
 }
 
+func (f *fakeEngine) CreateDeployKey(name string) (string, error) {
+	if err := f.record("CreateDeployKey", name); err != nil {
+		return "", err
+	}
+	return "ssh-ed25519 AAAA test", nil
+}
+
 func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
 	if err := f.record("FollowLog", name, id); err != nil {
 		return err
@@ -253,6 +260,7 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		"GET /apps/{name}/deploys/{id}/logs":    {"FollowLog", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/deploys/{id}/cancel": {"CancelDeployment", http.StatusOK, []any{"app1", "d1"}},
 		"GET /apps/{name}/webhook":              {"Webhook", http.StatusOK, []any{"app1", false}},
+		"POST /apps/{name}/deploy-key":          {"CreateDeployKey", http.StatusCreated, []any{"app1"}},
 		"POST /apps/{name}/webhook/secret":      {"Webhook", http.StatusOK, []any{"app1", true}},
 	}
 	seen := map[string]string{}

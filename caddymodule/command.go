@@ -60,6 +60,7 @@ func buildCommands(cmd *cobra.Command) {
 
 	var create struct {
 		git, branch       string
+		gitUser, tokenEnv string
 		image, healthPath string
 		port, replicas    int
 		env, domains      []string
@@ -80,7 +81,15 @@ func buildCommands(cmd *cobra.Command) {
 				in["image"] = create.image
 			}
 			if create.git != "" {
-				in["git"] = map[string]string{"url": create.git, "ref": create.branch}
+				g := map[string]string{"url": create.git, "ref": create.branch, "username": create.gitUser}
+				if create.tokenEnv != "" {
+					// Read from the environment, so the token is in no
+					// shell history and no process list.
+					if g["token"] = os.Getenv(create.tokenEnv); g["token"] == "" {
+						return fmt.Errorf("--git-token-env: $%s is empty", create.tokenEnv)
+					}
+				}
+				in["git"] = g
 			}
 			if cmd.Flags().Changed("port") {
 				in["port"] = create.port
@@ -112,6 +121,8 @@ func buildCommands(cmd *cobra.Command) {
 	createCmd.Flags().StringVar(&create.image, "image", "", "Image to run (a local image is used without a pull)")
 	createCmd.Flags().StringVar(&create.git, "git", "", "Git repository to build the app from (https://, ssh:// or git@host:path)")
 	createCmd.Flags().StringVar(&create.branch, "branch", "", "Branch (or tag, or commit) to build and track (default main)")
+	createCmd.Flags().StringVar(&create.gitUser, "git-user", "", "User name for --git-token-env (default x-access-token; GitLab: oauth2)")
+	createCmd.Flags().StringVar(&create.tokenEnv, "git-token-env", "", "Name of an environment variable holding an HTTPS access token for a private repository")
 	createCmd.Flags().IntVar(&create.port, "port", 8080, "Port the app listens on in its container")
 	createCmd.Flags().IntVar(&create.replicas, "replicas", 1, "Number of replicas, load-balanced")
 	createCmd.Flags().StringVar(&create.healthPath, "health-path", "", "HTTP path that answers 2xx/3xx when the app is healthy")
@@ -158,6 +169,22 @@ func buildCommands(cmd *cobra.Command) {
 				return c.printJSON(out)
 			}
 			fmt.Fprintf(c.out, "deleted %s\n", args[0])
+			return nil
+		},
+	})
+	apps.AddCommand(&cobra.Command{
+		Use:   "deploy-key NAME",
+		Short: "Makes a new SSH deploy key for the app and prints its public half (add it to the git host, read-only)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]string
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/deploy-key", nil, &out); err != nil {
+				return err
+			}
+			if c.json {
+				return c.printJSON(out)
+			}
+			fmt.Fprintln(c.out, out["public_key"])
 			return nil
 		},
 	})

@@ -44,6 +44,15 @@ type App struct {
 	// Build holds the app's build settings; they win over the
 	// repository's paas.json.
 	Build *builder.BuildConfig `json:"build,omitempty"`
+	// GitToken is the HTTPS access token of a private repository; sealed.
+	GitToken string `json:"-"`
+	// DeployKey is the private half of the app's SSH deploy key; sealed.
+	DeployKey string `json:"-"`
+	// DeployKeyPublic is the public half, for the git host.
+	DeployKeyPublic string `json:"deploy_key_public,omitempty"`
+	// KnownHosts holds the SSH host keys seen on first use (known_hosts
+	// lines); a changed host key is refused.
+	KnownHosts string `json:"known_hosts,omitempty"`
 	// WebhookSecret signs the app's push webhooks. It is sealed at rest and
 	// shown only when it is created.
 	WebhookSecret string `json:"-"`
@@ -62,6 +71,12 @@ type GitSource struct {
 	URL string `json:"url"`
 	// Ref is a branch, a tag or a commit. Default: main.
 	Ref string `json:"ref,omitempty"`
+	// Username goes with Token for HTTPS (default x-access-token; GitLab
+	// wants oauth2, Bitbucket the account name).
+	Username string `json:"username,omitempty"`
+	// Token is an access token for a private repository over HTTPS. It is
+	// accepted on input only: sealed at rest, never shown again.
+	Token string `json:"token,omitempty"`
 }
 
 // AppInput is what a user gives to create an app. Pointers tell "not given"

@@ -29,17 +29,23 @@ const (
 // AppView is an app as the API shows it: env values masked, with its hosts
 // and live status.
 type AppView struct {
-	Name          string            `json:"name"`
-	Image         string            `json:"image,omitempty"`
-	Port          int               `json:"port"`
-	Env           map[string]string `json:"env"`
-	Replicas      int               `json:"replicas"`
-	HealthPath    string            `json:"health_path,omitempty"`
-	Domains       []string          `json:"domains"`
-	Hosts         []string          `json:"hosts"`
-	Status        string            `json:"status"`
-	ReadyReplicas int               `json:"ready_replicas"`
-	Current       string            `json:"current_deployment,omitempty"`
+	Name       string            `json:"name"`
+	Image      string            `json:"image,omitempty"`
+	Port       int               `json:"port"`
+	Env        map[string]string `json:"env"`
+	Replicas   int               `json:"replicas"`
+	HealthPath string            `json:"health_path,omitempty"`
+	Domains    []string          `json:"domains"`
+	// Git is the repository the app is built from (no credentials).
+	Git *GitSource `json:"git,omitempty"`
+	// GitAuth says how the repository is reached: token, deploy_key or "".
+	GitAuth string `json:"git_auth,omitempty"`
+	// DeployKey is the public half of the app's SSH deploy key.
+	DeployKey     string   `json:"deploy_key,omitempty"`
+	Hosts         []string `json:"hosts"`
+	Status        string   `json:"status"`
+	ReadyReplicas int      `json:"ready_replicas"`
+	Current       string   `json:"current_deployment,omitempty"`
 	// Deployment is the id of the deploy this request started, if any.
 	Deployment string    `json:"deployment,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -51,7 +57,18 @@ func (e *Engine) view(a *App, latest *Deployment) *AppView {
 		Name: a.Name, Image: a.Image, Port: a.Port, Replicas: a.Replicas,
 		HealthPath: a.HealthPath, Domains: append([]string{}, a.Domains...),
 		Hosts: e.hosts(a), Current: a.Current, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
-		Env: make(map[string]string, len(a.Env)),
+		Env: make(map[string]string, len(a.Env)), DeployKey: a.DeployKeyPublic,
+	}
+	if a.Git != nil {
+		g := *a.Git
+		g.Token = ""
+		v.Git = &g
+		switch {
+		case a.GitToken != "":
+			v.GitAuth = "token"
+		case a.DeployKey != "":
+			v.GitAuth = "deploy_key"
+		}
 	}
 	for k := range a.Env {
 		v.Env[k] = MaskedValue
@@ -166,6 +183,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		if err := validateGit(&g, e.config().GitPolicy); err != nil {
 			return nil, err
 		}
+		a.GitToken, g.Token = g.Token, ""
 		a.Git = &g
 	}
 	if a.Build != nil {
@@ -264,6 +282,7 @@ func deploymentFor(a *App) *Deployment {
 	}
 	if a.Git != nil && a.Image == "" {
 		g := *a.Git
+		g.Token = ""
 		d.Source, d.Git, d.Image = SourceGit, &g, ""
 	}
 	return d
@@ -358,6 +377,12 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 			}
 			if err := validateGit(&g, e.config().GitPolicy); err != nil {
 				return err
+			}
+			if g.Token != "" {
+				a.GitToken, g.Token = g.Token, ""
+			}
+			if g.Username == "" && a.Git != nil {
+				g.Username = a.Git.Username
 			}
 			a.Git, a.Image, redeploy = &g, "", true
 		}
@@ -482,6 +507,9 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 		if in.Git != nil && in.Git.Ref != "" {
 			g.Ref = in.Git.Ref
 		}
+		if in.Git != nil && in.Git.Token != "" {
+			g.Token = in.Git.Token
+		}
 		if err := validateGit(&g, e.config().GitPolicy); err != nil {
 			return nil, err
 		}
@@ -512,6 +540,10 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 				a.Git = &GitSource{URL: git.URL, Ref: git.Ref}
 			}
 			a.Git.URL = git.URL
+			if git.Token != "" {
+				a.GitToken = git.Token
+			}
+			git.Token = ""
 			a.Image = ""
 		} else {
 			a.Image = img

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
+	cryptossh "golang.org/x/crypto/ssh"
 
 	"github.com/caddy-paas/caddy-paas/builder"
 	"github.com/caddy-paas/caddy-paas/builder/archive"
@@ -53,7 +55,7 @@ func (e *Engine) buildStage(ctx context.Context, a *App, d *Deployment, say func
 	switch d.Source {
 	case SourceGit:
 		say("fetching %s at %s", d.Git.URL, d.Git.Ref)
-		co, err := e.gitCache().Checkout(ctx, gitsource.Source{URL: d.Git.URL, Ref: d.Git.Ref}, src)
+		co, err := e.gitCache().Checkout(ctx, gitsource.Source{URL: d.Git.URL, Ref: d.Git.Ref, Auth: e.gitAuth(a, say)}, src)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("fetch stopped: %w", context.Cause(ctx))
@@ -108,6 +110,60 @@ func (e *Engine) buildStage(ctx context.Context, a *App, d *Deployment, say func
 	}
 	d.Release = cfg.Release
 	return nil
+}
+
+// gitAuth is how to authenticate to an app's repository: its HTTPS token,
+// or its SSH deploy key with the host keys seen so far (a new host's key
+// is accepted on first use and remembered; a changed one is refused).
+func (e *Engine) gitAuth(a *App, say func(string, ...any)) gitsource.Auth {
+	var auth gitsource.Auth
+	if a.Git == nil {
+		return auth
+	}
+	u, err := url.Parse(a.Git.URL)
+	ssh := err != nil || u.Scheme == "ssh" || u.Scheme == ""
+	switch {
+	case a.GitToken != "" && !ssh:
+		auth.Username, auth.Token = a.Git.Username, a.GitToken
+	case a.DeployKey != "" && ssh:
+		auth.PrivateKeyPEM = []byte(a.DeployKey)
+		auth.KnownHosts = []byte(a.KnownHosts)
+		auth.AcceptNewHostKey = func(host string, key cryptossh.PublicKey) error {
+			line := gitsource.KnownHostsLine(host, key)
+			say("first connection to %s: remembering its host key %s", host, cryptossh.FingerprintSHA256(key))
+			return e.store.Update(func(tx *StoreTx) error {
+				cur, err := tx.App(a.Name)
+				if err != nil {
+					return err
+				}
+				cur.KnownHosts += line + "\n"
+				return tx.PutApp(cur)
+			})
+		}
+	}
+	return auth
+}
+
+// CreateDeployKey makes a new SSH deploy key for an app (replacing any
+// other) and returns its public half, to add to the git host as a
+// read-only deploy key. The private half is sealed at rest.
+func (e *Engine) CreateDeployKey(name string) (string, error) {
+	if err := ValidateAppName(name); err != nil {
+		return "", notFound("app %q not found", truncate(name, 80))
+	}
+	priv, pub, err := gitsource.GenerateDeployKey()
+	if err != nil {
+		return "", err
+	}
+	err = e.store.Update(func(tx *StoreTx) error {
+		a, err := tx.App(name)
+		if err != nil {
+			return err
+		}
+		a.DeployKey, a.DeployKeyPublic = string(priv), pub
+		return tx.PutApp(a)
+	})
+	return pub, err
 }
 
 // portSet reports whether the user chose the app's port (8080 is the

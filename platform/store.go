@@ -37,6 +37,26 @@ type appRecord struct {
 	App
 	SealedEnv     map[string]string `json:"sealed_env,omitempty"`
 	SealedWebhook string            `json:"sealed_webhook_secret,omitempty"`
+	SealedToken   string            `json:"sealed_git_token,omitempty"`
+	SealedKey     string            `json:"sealed_deploy_key,omitempty"`
+}
+
+// secretFields lists an app's sealed single values: where they live in
+// the record, and their additional data.
+func (rec *appRecord) secretFields(a *App) []struct {
+	plain  *string
+	sealed *string
+	aad    string
+} {
+	return []struct {
+		plain  *string
+		sealed *string
+		aad    string
+	}{
+		{&a.WebhookSecret, &rec.SealedWebhook, "webhook/" + a.Name},
+		{&a.GitToken, &rec.SealedToken, "git-token/" + a.Name},
+		{&a.DeployKey, &rec.SealedKey, "deploy-key/" + a.Name},
+	}
 }
 
 type deploymentRecord struct {
@@ -80,11 +100,20 @@ func (s *Store) putApp(tx *storage.Tx, a *App) error {
 	}
 	rec := appRecord{App: *a, SealedEnv: sealed}
 	rec.Env = nil
-	if a.WebhookSecret != "" {
-		if rec.SealedWebhook, err = s.sealer.Seal(a.WebhookSecret, "webhook/"+a.Name); err != nil {
-			return fmt.Errorf("sealing the webhook secret: %w", err)
+	if rec.Git != nil {
+		g := *rec.Git
+		g.Token = "" // sealed below, never stored in the clear
+		rec.Git = &g
+	}
+	for _, f := range rec.secretFields(a) {
+		if *f.plain == "" {
+			continue
+		}
+		if *f.sealed, err = s.sealer.Seal(*f.plain, f.aad); err != nil {
+			return fmt.Errorf("sealing a secret of %s: %w", a.Name, err)
 		}
 	}
+	rec.WebhookSecret, rec.GitToken, rec.DeployKey = "", "", ""
 	return tx.Put(appsBucket, a.Name, rec)
 }
 
@@ -99,9 +128,12 @@ func (s *Store) decodeApp(raw []byte) (*App, error) {
 	}
 	a := rec.App
 	a.Env = env
-	if rec.SealedWebhook != "" {
-		if a.WebhookSecret, err = s.sealer.Open(rec.SealedWebhook, "webhook/"+rec.Name); err != nil {
-			return nil, fmt.Errorf("opening the webhook secret of %s: %w", rec.Name, err)
+	for _, f := range rec.secretFields(&a) {
+		if *f.sealed == "" {
+			continue
+		}
+		if *f.plain, err = s.sealer.Open(*f.sealed, f.aad); err != nil {
+			return nil, fmt.Errorf("opening a secret of %s: %w", rec.Name, err)
 		}
 	}
 	return &a, nil
