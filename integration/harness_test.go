@@ -189,7 +189,8 @@ func (p *platformEnv) configJSON(o envOptions) []byte {
 				"data_dir": p.dataDir, "base_domain": baseDomain,
 				"health_timeout": o.healthTimeout, "drain_timeout": o.drainTimeout,
 				// Tests fetch from file:// repositories and loopback servers.
-				"git": map[string]any{"allow_file": true, "allow_http": true, "allow_hosts": []string{"127.0.0.1"}},
+				"git":         map[string]any{"allow_file": true, "allow_http": true, "allow_hosts": []string{"127.0.0.1"}},
+				"keep_images": 2,
 			},
 			"http": map[string]any{"servers": map[string]any{"apps": map[string]any{
 				"listen": []string{p.httpAddr},

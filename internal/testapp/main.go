@@ -6,6 +6,7 @@
 //	VERSION         text that identifies the deployed version in responses
 //	EXIT_AT_START   when set, exit with status 3 at once (a broken release)
 //	HEALTH_STATUS   status code that /health answers with (default 200)
+//	RELEASE_EXIT    exit code of `app release`, the test release command
 //	HEALTHY_AFTER   duration after start before /health answers at all
 //	                healthy (503 until then), for slow starts
 //
@@ -24,6 +25,13 @@ import (
 )
 
 func main() {
+	// "release" plays a release command (migrations): it says so and exits
+	// with RELEASE_EXIT (default 0).
+	if len(os.Args) > 1 && os.Args[1] == "release" {
+		fmt.Println("release ran for", os.Getenv("VERSION"))
+		code, _ := strconv.Atoi(os.Getenv("RELEASE_EXIT"))
+		os.Exit(code)
+	}
 	if os.Getenv("EXIT_AT_START") != "" {
 		fmt.Fprintln(os.Stderr, "exiting at start as asked")
 		os.Exit(3)
