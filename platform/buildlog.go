@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 )
 
@@ -149,6 +151,38 @@ func (s *logStore) follow(ctx context.Context, app, id string, w io.Writer, flus
 			// Read what the last writes left after the size we saw.
 			_, err := io.Copy(w, io.NewSectionReader(f, off, 1<<40))
 			return err
+		}
+	}
+}
+
+// keepLogs is how many deployment logs are kept per app.
+const keepLogs = 50
+
+// prune removes an app's oldest logs beyond keep, never a live one.
+func (s *logStore) prune(app string, keep int) {
+	if s.dir == "" {
+		return
+	}
+	entries, err := os.ReadDir(filepath.Join(s.dir, app))
+	if err != nil || len(entries) <= keep {
+		return
+	}
+	type logFile struct {
+		name string
+		mod  int64
+	}
+	files := make([]logFile, 0, len(entries))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			files = append(files, logFile{e.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mod > files[j].mod })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range files[min(keep, len(files)):] {
+		if _, live := s.live[app+"/"+strings.TrimSuffix(f.name, ".log")]; !live {
+			_ = os.Remove(filepath.Join(s.dir, app, f.name))
 		}
 	}
 }

@@ -3,6 +3,8 @@ package platform
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -101,5 +103,34 @@ func TestDeploymentLogTellsTheStory(t *testing.T) {
 	}
 	if err := h.e.FollowLog(h.ctx, "app", "nope", &out, nil); StatusOf(err) != 404 {
 		t.Errorf("log of an unknown deployment: %v, want 404", err)
+	}
+}
+
+func TestLogPruneKeepsNewest(t *testing.T) {
+	s := newLogStore(t.TempDir())
+	for i := 0; i < 5; i++ {
+		l, err := s.create("app", fmt.Sprintf("d%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Printf("log %d", i)
+		l.close()
+		// Distinct modification times, oldest first.
+		when := time.Now().Add(time.Duration(i-10) * time.Minute)
+		_ = os.Chtimes(s.path("app", fmt.Sprintf("d%d", i)), when, when)
+	}
+	live, _ := s.create("app", "running")
+	defer live.close()
+	old := time.Now().Add(-time.Hour)
+	_ = os.Chtimes(s.path("app", "running"), old, old)
+	s.prune("app", 2)
+	for i, want := range []bool{false, false, false, true, true} {
+		_, err := os.Stat(s.path("app", fmt.Sprintf("d%d", i)))
+		if (err == nil) != want {
+			t.Errorf("log d%d kept = %v, want %v", i, err == nil, want)
+		}
+	}
+	if _, err := os.Stat(s.path("app", "running")); err != nil {
+		t.Error("a live log was pruned")
 	}
 }

@@ -54,6 +54,7 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 	defer func() {
 		if out != nil {
 			out.close()
+			e.logs.prune(app, keepLogs)
 		}
 	}()
 	fail := func(reason string) {
