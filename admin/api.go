@@ -41,6 +41,9 @@ type Engine interface {
 	CancelDeployment(name, id string) (*platform.Deployment, error)
 	Webhook(name string, rotate bool) (*platform.WebhookInfo, error)
 	CreateDeployKey(name string) (string, error)
+	Redirects(name string) ([]platform.Redirect, error)
+	AddRedirect(name string, r platform.Redirect) (*platform.Redirect, error)
+	RemoveRedirect(name, id string) error
 	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
 }
@@ -78,6 +81,9 @@ var Routes = []Route{
 	{"POST", "/apps/{name}/deploys/{id}/cancel", (*API).cancelDeploy},
 	{"POST", "/apps/{name}/rollback", (*API).rollback},
 	{"POST", "/apps/{name}/deploy-key", (*API).createDeployKey},
+	{"GET", "/apps/{name}/redirects", (*API).listRedirects},
+	{"POST", "/apps/{name}/redirects", (*API).addRedirect},
+	{"DELETE", "/apps/{name}/redirects/{id}", (*API).removeRedirect},
 	{"GET", "/apps/{name}/webhook", (*API).webhook},
 	{"POST", "/apps/{name}/webhook/secret", (*API).rotateWebhookSecret},
 }
@@ -361,6 +367,36 @@ func (a *API) createDeployKey(e Engine, w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, map[string]string{"public_key": pub})
+}
+
+func (a *API) listRedirects(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := e.Redirects(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) addRedirect(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in platform.Redirect
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.ID != "" {
+		return &platform.Error{Status: http.StatusBadRequest, Message: "a redirect's id is chosen by the server"}
+	}
+	out, err := e.AddRedirect(r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) removeRedirect(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := e.RemoveRedirect(r.PathValue("name"), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
 }
 
 func (a *API) webhook(e Engine, w http.ResponseWriter, r *http.Request) error {

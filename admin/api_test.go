@@ -171,6 +171,22 @@ func (f *fakeEngine) CreateDeployKey(name string) (string, error) {
 	return "ssh-ed25519 AAAA test", nil
 }
 
+func (f *fakeEngine) Redirects(name string) ([]platform.Redirect, error) {
+	return []platform.Redirect{}, f.record("Redirects", name)
+}
+
+func (f *fakeEngine) AddRedirect(name string, r platform.Redirect) (*platform.Redirect, error) {
+	if err := f.record("AddRedirect", name, r); err != nil {
+		return nil, err
+	}
+	r.ID = "r1"
+	return &r, nil
+}
+
+func (f *fakeEngine) RemoveRedirect(name, id string) error {
+	return f.record("RemoveRedirect", name, id)
+}
+
 func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
 	if err := f.record("FollowLog", name, id); err != nil {
 		return err
@@ -261,6 +277,9 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		"POST /apps/{name}/deploys/{id}/cancel": {"CancelDeployment", http.StatusOK, []any{"app1", "d1"}},
 		"GET /apps/{name}/webhook":              {"Webhook", http.StatusOK, []any{"app1", false}},
 		"POST /apps/{name}/deploy-key":          {"CreateDeployKey", http.StatusCreated, []any{"app1"}},
+		"GET /apps/{name}/redirects":            {"Redirects", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/redirects":           {"AddRedirect", http.StatusCreated, []any{"app1", platform.Redirect{}}},
+		"DELETE /apps/{name}/redirects/{id}":    {"RemoveRedirect", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/webhook/secret":      {"Webhook", http.StatusOK, []any{"app1", true}},
 	}
 	seen := map[string]string{}

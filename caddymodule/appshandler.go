@@ -105,6 +105,22 @@ func (h *AppsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if route == nil {
 		return ui.NotFound(platform.NormalizeHost(r.Host)).Write(w, r)
 	}
+	if p := route.Policy(); p != nil {
+		if p.HSTS && r.TLS != nil {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if p.Maintenance != nil {
+			return ui.Maintenance(route.App, p.Maintenance.Message).Write(w, r)
+		}
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		if to, status := p.RedirectFor(scheme, platform.NormalizeHost(r.Host), r.URL.EscapedPath(), r.URL.RawQuery); status != 0 {
+			http.Redirect(w, r, to, status)
+			return nil
+		}
+	}
 	if route.Ready() == 0 {
 		return ui.Unavailable(route.App).Write(w, r)
 	}

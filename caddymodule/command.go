@@ -317,6 +317,87 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 
+	redirects := &cobra.Command{Use: "redirects", Short: "Adds, lists and removes an app's redirect rules"}
+	cmd.AddCommand(redirects)
+	var redir platform.Redirect
+	addRedirect := &cobra.Command{
+		Use:   "add APP --to TARGET [--from HOST] [--path-prefix P] [--status 308]",
+		Short: "Adds a redirect rule (its --from host becomes one of the app's hosts)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out platform.Redirect
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/redirects", redir, &out); err != nil {
+				return err
+			}
+			return c.printRedirects([]platform.Redirect{out})
+		},
+	}
+	addRedirect.Flags().StringVar(&redir.From, "from", "", "Host the rule applies to (default: every host of the app)")
+	addRedirect.Flags().StringVar(&redir.To, "to", "", "Target: a host (with an optional path) or an http(s) URL")
+	addRedirect.Flags().StringVar(&redir.PathPrefix, "path-prefix", "", "Only paths under this prefix")
+	addRedirect.Flags().IntVar(&redir.Status, "status", 308, "301, 302, 307 or 308")
+	addRedirect.Flags().BoolVar(&redir.DropPath, "drop-path", false, "Send every request to the target itself, without its path and query")
+	redirects.AddCommand(addRedirect)
+	redirects.AddCommand(&cobra.Command{
+		Use:   "list APP",
+		Short: "Lists an app's redirect rules",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []platform.Redirect
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/redirects", nil, &list); err != nil {
+				return err
+			}
+			return c.printRedirects(list)
+		},
+	})
+	redirects.AddCommand(&cobra.Command{
+		Use:   "remove APP ID",
+		Short: "Removes a redirect rule",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/redirects/"+args[1], nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.out, "removed redirect %s of %s\n", args[1], args[0])
+			return nil
+		},
+	})
+	var maintenanceMessage string
+	maintenance := &cobra.Command{
+		Use:   "maintenance APP on|off [--message TEXT]",
+		Short: "Shows a maintenance page (503) instead of the app, or stops showing it",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] != "on" && args[1] != "off" {
+				return fmt.Errorf("say on or off, not %q", args[1])
+			}
+			var v platform.AppView
+			patch := map[string]any{"maintenance": map[string]any{"enabled": args[1] == "on", "message": maintenanceMessage}}
+			if err := c.do(cmd.Context(), http.MethodPatch, "/apps/"+args[0], patch, &v); err != nil {
+				return err
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	}
+	maintenance.Flags().StringVar(&maintenanceMessage, "message", "", "Text of the maintenance page")
+	apps.AddCommand(maintenance)
+	apps.AddCommand(&cobra.Command{
+		Use:   "www APP to-apex|to-www|off",
+		Short: "Redirects www.<host> to <host> (to-apex) or the other way (to-www)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode := args[1]
+			if mode == "off" {
+				mode = ""
+			}
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodPatch, "/apps/"+args[0], map[string]any{"www_redirect": mode}, &v); err != nil {
+				return err
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	})
+
 	var rollback struct {
 		wait    bool
 		timeout time.Duration
@@ -556,6 +637,18 @@ func (c *cli) printDeployments(list []*platform.Deployment) error {
 	for _, d := range list {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", d.ID, d.Version, d.Status, d.Image,
 			d.CreatedAt.Local().Format("2006-01-02 15:04:05"), dash(d.Reason))
+	}
+	return tw.Flush()
+}
+
+func (c *cli) printRedirects(list []platform.Redirect) error {
+	if c.json {
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFROM\tPATH\tTO\tSTATUS")
+	for _, r := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", r.ID, firstNonEmpty(r.From, "*"), firstNonEmpty(r.PathPrefix, "*"), r.To, r.Status)
 	}
 	return tw.Flush()
 }

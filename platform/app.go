@@ -56,6 +56,15 @@ type App struct {
 	// WebhookSecret signs the app's push webhooks. It is sealed at rest and
 	// shown only when it is created.
 	WebhookSecret string `json:"-"`
+	// Redirects are the app's redirect rules, tried in order.
+	Redirects []Redirect `json:"redirects,omitempty"`
+	// WWWRedirect sends www.<host> to <host> ("to-apex") or the other way
+	// ("to-www"), when both are hosts of the app.
+	WWWRedirect string `json:"www_redirect,omitempty"`
+	// Maintenance shows a maintenance page instead of the app.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
+	// HSTS adds Strict-Transport-Security to the app's HTTPS answers.
+	HSTS bool `json:"hsts,omitempty"`
 	// Stopped is true when the user stopped the app: no replica runs and
 	// its hosts answer 503.
 	Stopped bool `json:"stopped,omitempty"`
@@ -108,6 +117,12 @@ type AppPatch struct {
 	Git *GitSource `json:"git,omitempty"`
 	// Build replaces the build settings.
 	Build *builder.BuildConfig `json:"build,omitempty"`
+	// WWWRedirect sets the www/apex switch: "to-apex", "to-www" or "".
+	WWWRedirect *string `json:"www_redirect,omitempty"`
+	// Maintenance turns the maintenance page on or off.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
+	// HSTS turns Strict-Transport-Security on or off.
+	HSTS *bool `json:"hsts,omitempty"`
 }
 
 // ValidateAppName checks an app name against ^[a-z][a-z0-9-]{0,62}$.

@@ -41,7 +41,15 @@ type AppView struct {
 	// GitAuth says how the repository is reached: token, deploy_key or "".
 	GitAuth string `json:"git_auth,omitempty"`
 	// DeployKey is the public half of the app's SSH deploy key.
-	DeployKey     string   `json:"deploy_key,omitempty"`
+	DeployKey string `json:"deploy_key,omitempty"`
+	// Redirects are the app's redirect rules.
+	Redirects []Redirect `json:"redirects,omitempty"`
+	// WWWRedirect is the www/apex switch.
+	WWWRedirect string `json:"www_redirect,omitempty"`
+	// Maintenance is the maintenance mode.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
+	// HSTS tells whether Strict-Transport-Security is sent.
+	HSTS          bool     `json:"hsts,omitempty"`
 	Hosts         []string `json:"hosts"`
 	Status        string   `json:"status"`
 	ReadyReplicas int      `json:"ready_replicas"`
@@ -58,6 +66,7 @@ func (e *Engine) view(a *App, latest *Deployment) *AppView {
 		HealthPath: a.HealthPath, Domains: append([]string{}, a.Domains...),
 		Hosts: e.hosts(a), Current: a.Current, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		Env: make(map[string]string, len(a.Env)), DeployKey: a.DeployKeyPublic,
+		Redirects: a.Redirects, WWWRedirect: a.WWWRedirect, Maintenance: a.Maintenance, HSTS: a.HSTS,
 	}
 	if a.Git != nil {
 		g := *a.Git
@@ -237,7 +246,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		}
 		return nil
 	}, func() {
-		e.table.SetHosts(a.Name, e.hosts(a))
+		e.routeApp(a)
 		if d != nil {
 			e.enqueueDeployment(d)
 		}
@@ -393,6 +402,22 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 			b := *p.Build
 			a.Build, redeploy = &b, a.Git != nil
 		}
+		if p.WWWRedirect != nil {
+			if err := validateWWW(*p.WWWRedirect); err != nil {
+				return err
+			}
+			a.WWWRedirect = *p.WWWRedirect
+		}
+		if p.Maintenance != nil {
+			if err := validateMaintenance(p.Maintenance); err != nil {
+				return err
+			}
+			m := *p.Maintenance
+			a.Maintenance = &m
+		}
+		if p.HSTS != nil {
+			a.HSTS = *p.HSTS
+		}
 		if p.Domains != nil {
 			previous := a.Domains
 			if a.Domains, err = normalizeDomains(*p.Domains); err != nil {
@@ -416,7 +441,7 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		}
 		return nil
 	}, func() {
-		e.table.SetHosts(a.Name, e.hosts(a))
+		e.routeApp(a)
 		if d != nil {
 			e.enqueueDeployment(d)
 		}

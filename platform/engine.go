@@ -172,7 +172,7 @@ func (e *Engine) Start() error {
 		return err
 	}
 	for _, a := range apps {
-		e.table.SetHosts(a.Name, e.hosts(a))
+		e.routeApp(a)
 	}
 	// Settle deploys a crash interrupted before anything new can start,
 	// so a deploy asked for right after Start is never taken for one.

@@ -244,7 +244,7 @@ func (e *Engine) reconcileApp(ctx context.Context, name string) {
 	var route *AppRoute
 	switch {
 	case err == nil:
-		route = e.table.SetHosts(name, e.hosts(a))
+		route = e.routeApp(a)
 	case StatusOf(err) == 404:
 		e.table.Remove(name)
 	}

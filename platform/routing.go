@@ -68,7 +68,15 @@ type AppRoute struct {
 
 	replicas atomic.Pointer[[]*Replica]
 	next     atomic.Uint32
+	policy   atomic.Pointer[EdgePolicy]
 }
+
+// Policy returns the app's edge policy (redirects, maintenance, HSTS), or
+// nil when it has none.
+func (a *AppRoute) Policy() *EdgePolicy { return a.policy.Load() }
+
+// SetPolicy swaps the app's edge policy.
+func (a *AppRoute) SetPolicy(p *EdgePolicy) { a.policy.Store(p) }
 
 // Replicas returns the current serving set (do not modify it).
 func (a *AppRoute) Replicas() []*Replica {

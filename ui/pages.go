@@ -35,6 +35,14 @@ func Unavailable(app string) StatusPage {
 		Message: "The app " + app + " has no running replica right now. Try again shortly."}
 }
 
+// Maintenance is the page of an app in maintenance mode.
+func Maintenance(app, message string) StatusPage {
+	if message == "" {
+		message = "The app " + app + " is down for maintenance. Please come back soon."
+	}
+	return StatusPage{Status: http.StatusServiceUnavailable, Title: "Down for maintenance", Message: message}
+}
+
 // Write renders the page (values escaped) with its status code. API
 // clients asking for JSON get {"error": ...}.
 func (p StatusPage) Write(w http.ResponseWriter, r *http.Request) error {
