@@ -123,6 +123,9 @@ type AppPatch struct {
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// HSTS turns Strict-Transport-Security on or off.
 	HSTS *bool `json:"hsts,omitempty"`
+	// KnownHosts replaces the remembered SSH host keys ("" forgets them,
+	// after the git host rotated its key).
+	KnownHosts *string `json:"known_hosts,omitempty"`
 }
 
 // ValidateAppName checks an app name against ^[a-z][a-z0-9-]{0,62}$.

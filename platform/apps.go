@@ -49,7 +49,9 @@ type AppView struct {
 	// Maintenance is the maintenance mode.
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// HSTS tells whether Strict-Transport-Security is sent.
-	HSTS          bool     `json:"hsts,omitempty"`
+	HSTS bool `json:"hsts,omitempty"`
+	// KnownHosts are the SSH host keys remembered for the repository.
+	KnownHosts    string   `json:"known_hosts,omitempty"`
 	Hosts         []string `json:"hosts"`
 	Status        string   `json:"status"`
 	ReadyReplicas int      `json:"ready_replicas"`
@@ -67,6 +69,7 @@ func (e *Engine) view(a *App, latest *Deployment) *AppView {
 		Hosts: e.hosts(a), Current: a.Current, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		Env: make(map[string]string, len(a.Env)), DeployKey: a.DeployKeyPublic,
 		Redirects: a.Redirects, WWWRedirect: a.WWWRedirect, Maintenance: a.Maintenance, HSTS: a.HSTS,
+		KnownHosts: a.KnownHosts,
 	}
 	if a.Git != nil {
 		g := *a.Git
@@ -393,6 +396,9 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 			if g.Username == "" && a.Git != nil {
 				g.Username = a.Git.Username
 			}
+			if a.Git != nil && gitHost(a.Git.URL) != gitHost(g.URL) {
+				a.KnownHosts = "" // another server: its key is learned anew
+			}
 			a.Git, a.Image, redeploy = &g, "", true
 		}
 		if p.Build != nil {
@@ -417,6 +423,12 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		}
 		if p.HSTS != nil {
 			a.HSTS = *p.HSTS
+		}
+		if p.KnownHosts != nil {
+			if len(*p.KnownHosts) > 64<<10 || strings.ContainsRune(*p.KnownHosts, 0) {
+				return invalid("known_hosts must be known_hosts lines, at most 64 KiB")
+			}
+			a.KnownHosts = *p.KnownHosts
 		}
 		if p.Domains != nil {
 			previous := a.Domains

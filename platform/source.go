@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -142,6 +143,21 @@ func (e *Engine) gitAuth(a *App, say func(string, ...any)) gitsource.Auth {
 		}
 	}
 	return auth
+}
+
+// gitHost is the host (and port) of a repository URL, for telling
+// servers apart; "" when it has none.
+func gitHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	// scp-like: user@host:path
+	if at := strings.Index(raw, "@"); at >= 0 {
+		if colon := strings.Index(raw[at:], ":"); colon > 0 {
+			return raw[at+1 : at+colon]
+		}
+	}
+	return ""
 }
 
 // CreateDeployKey makes a new SSH deploy key for an app (replacing any
