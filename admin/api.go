@@ -44,6 +44,9 @@ type Engine interface {
 	Redirects(name string) ([]platform.Redirect, error)
 	AddRedirect(name string, r platform.Redirect) (*platform.Redirect, error)
 	RemoveRedirect(name, id string) error
+	Certs(name string) ([]platform.CustomCert, error)
+	UploadCert(name string, in platform.CertInput) (*platform.CustomCert, error)
+	RemoveCert(name, id string) error
 	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
 }
@@ -84,6 +87,9 @@ var Routes = []Route{
 	{"GET", "/apps/{name}/redirects", (*API).listRedirects},
 	{"POST", "/apps/{name}/redirects", (*API).addRedirect},
 	{"DELETE", "/apps/{name}/redirects/{id}", (*API).removeRedirect},
+	{"GET", "/apps/{name}/certs", (*API).listCerts},
+	{"POST", "/apps/{name}/certs", (*API).uploadCert},
+	{"DELETE", "/apps/{name}/certs/{id}", (*API).removeCert},
 	{"GET", "/apps/{name}/webhook", (*API).webhook},
 	{"POST", "/apps/{name}/webhook/secret", (*API).rotateWebhookSecret},
 }
@@ -394,6 +400,33 @@ func (a *API) addRedirect(e Engine, w http.ResponseWriter, r *http.Request) erro
 
 func (a *API) removeRedirect(e Engine, w http.ResponseWriter, r *http.Request) error {
 	if err := e.RemoveRedirect(r.PathValue("name"), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+}
+
+func (a *API) listCerts(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := e.Certs(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) uploadCert(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in platform.CertInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := e.UploadCert(r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) removeCert(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := e.RemoveCert(r.PathValue("name"), r.PathValue("id")); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})

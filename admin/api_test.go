@@ -187,6 +187,21 @@ func (f *fakeEngine) RemoveRedirect(name, id string) error {
 	return f.record("RemoveRedirect", name, id)
 }
 
+func (f *fakeEngine) Certs(name string) ([]platform.CustomCert, error) {
+	return []platform.CustomCert{}, f.record("Certs", name)
+}
+
+func (f *fakeEngine) UploadCert(name string, in platform.CertInput) (*platform.CustomCert, error) {
+	if err := f.record("UploadCert", name, in); err != nil {
+		return nil, err
+	}
+	return &platform.CustomCert{ID: "c1"}, nil
+}
+
+func (f *fakeEngine) RemoveCert(name, id string) error {
+	return f.record("RemoveCert", name, id)
+}
+
 func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
 	if err := f.record("FollowLog", name, id); err != nil {
 		return err
@@ -278,6 +293,9 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		"GET /apps/{name}/webhook":              {"Webhook", http.StatusOK, []any{"app1", false}},
 		"POST /apps/{name}/deploy-key":          {"CreateDeployKey", http.StatusCreated, []any{"app1"}},
 		"GET /apps/{name}/redirects":            {"Redirects", http.StatusOK, []any{"app1"}},
+		"GET /apps/{name}/certs":                {"Certs", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/certs":               {"UploadCert", http.StatusCreated, []any{"app1", platform.CertInput{}}},
+		"DELETE /apps/{name}/certs/{id}":        {"RemoveCert", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/redirects":           {"AddRedirect", http.StatusCreated, []any{"app1", platform.Redirect{}}},
 		"DELETE /apps/{name}/redirects/{id}":    {"RemoveRedirect", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/webhook/secret":      {"Webhook", http.StatusOK, []any{"app1", true}},

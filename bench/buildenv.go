@@ -223,6 +223,7 @@ var logMarks = []struct{ step, prefix string }{
 
 func (l *logTimes) Write(p []byte) (int, error) {
 	now := time.Since(l.t0)
+	fmt.Fprintf(os.Stderr, "DBG %v %q\n", now, truncate(string(p), 60))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.part = append(l.part, p...)

@@ -4,11 +4,12 @@
 //
 //	go run ./bench
 //
-// from the repository root. It needs no Docker engine and sends traffic
-// only to loopback addresses: the backend is this program run again as a
-// small HTTP server, the proxies are Caddy in this process (caddy.Load)
-// and nginx, and the memory figures come from the repository's Caddy built
-// into a temporary folder and run as separate processes.
+// from the repository root. It sends traffic only to loopback addresses:
+// the backend is this program run again as a small HTTP server, the
+// proxies are Caddy in this process (caddy.Load) and nginx, and the memory
+// figures come from the repository's Caddy built into a temporary folder
+// and run as separate processes. Only the build rows (builds.go) need a
+// Docker engine; without one they say they were skipped.
 package main
 
 import (
@@ -47,6 +48,8 @@ type options struct {
 	nginx         string
 	phases        map[string]bool
 	profileDir    string
+	builds        bool
+	buildRounds   int
 }
 
 func main() {
@@ -75,6 +78,8 @@ func main() {
 	flag.StringVar(&o.nginx, "nginx", "", "path of nginx (default: nginx on PATH or /usr/sbin/nginx); \"none\" or no nginx leaves the nginx row out")
 	phases := flag.String("phases", "proxy,reload,memory", "phases to run: proxy (throughput, route changes), reload (caddy.Load), memory (separate processes)")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "diagnosis: write a CPU profile of the in-process Caddy for each throughput sample into this folder")
+	flag.BoolVar(&o.builds, "builds", true, "time deploys from git and uploads on the machine's Docker engine (skipped, and said so, when no engine answers)")
+	flag.IntVar(&o.buildRounds, "build-rounds", 3, "rounds of the build rows (each: a cold and a warm git deploy and an upload, and the same by hand)")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -86,7 +91,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if o.apps < 1000 || o.stockHosts < 2 || o.rounds < 1 || o.conns < 1 || o.threads < 1 || o.changes < 100 || o.clients < 1 {
+	if o.apps < 1000 || o.stockHosts < 2 || o.rounds < 1 || o.conns < 1 || o.threads < 1 || o.changes < 100 || o.clients < 1 || o.buildRounds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -apps must be at least 1000, -stock-hosts 2, -changes 100, the others 1")
 		os.Exit(2)
 	}
@@ -213,6 +218,13 @@ func run(ctx context.Context, o options) (*report, error) {
 		if err := b.memoryPhase(ctx); err != nil {
 			return b.rep, err
 		}
+	}
+	if o.builds {
+		if err := b.buildsPhase(ctx); err != nil {
+			return b.rep, fmt.Errorf("builds: %w", err)
+		}
+	} else {
+		b.rep.note("The build rows were left out (-builds=false).")
 	}
 	b.rep.header = append(b.rep.header, "machine load after the run: "+machineLoad())
 	b.progress("done")

@@ -398,6 +398,57 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 
+	certs := &cobra.Command{Use: "certs", Short: "Uploads, lists and removes an app's own TLS certificates"}
+	cmd.AddCommand(certs)
+	var certFiles struct{ cert, key string }
+	uploadCert := &cobra.Command{
+		Use:   "upload APP --cert fullchain.pem --key key.pem",
+		Short: "Uploads a certificate for the app's domains; it is served from the next handshake",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			certPEM, err := os.ReadFile(certFiles.cert)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			keyPEM, err := os.ReadFile(certFiles.key)
+			if err != nil {
+				return fmt.Errorf("--key: %w", err)
+			}
+			var out platform.CustomCert
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/certs", platform.CertInput{Cert: string(certPEM), Key: string(keyPEM)}, &out); err != nil {
+				return err
+			}
+			return c.printCerts([]platform.CustomCert{out})
+		},
+	}
+	uploadCert.Flags().StringVar(&certFiles.cert, "cert", "", "PEM certificate chain, leaf first")
+	uploadCert.Flags().StringVar(&certFiles.key, "key", "", "PEM private key")
+	certs.AddCommand(uploadCert)
+	certs.AddCommand(&cobra.Command{
+		Use:   "list APP",
+		Short: "Lists an app's uploaded certificates with their expiry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []platform.CustomCert
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/certs", nil, &list); err != nil {
+				return err
+			}
+			return c.printCerts(list)
+		},
+	})
+	certs.AddCommand(&cobra.Command{
+		Use:   "remove APP ID",
+		Short: "Removes an uploaded certificate (its hosts go back to automatic certificates)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/certs/"+args[1], nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.out, "removed certificate %s of %s\n", args[1], args[0])
+			return nil
+		},
+	})
+
 	var rollback struct {
 		wait    bool
 		timeout time.Duration
@@ -637,6 +688,18 @@ func (c *cli) printDeployments(list []*platform.Deployment) error {
 	for _, d := range list {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", d.ID, d.Version, d.Status, d.Image,
 			d.CreatedAt.Local().Format("2006-01-02 15:04:05"), dash(d.Reason))
+	}
+	return tw.Flush()
+}
+
+func (c *cli) printCerts(list []platform.CustomCert) error {
+	if c.json {
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOSTS\tISSUER\tEXPIRES")
+	for _, cert := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cert.ID[:min(16, len(cert.ID))], strings.Join(cert.Hosts, ","), cert.Issuer, cert.NotAfter.Format("2006-01-02"))
 	}
 	return tw.Flush()
 }

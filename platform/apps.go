@@ -461,6 +461,9 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 	if err != nil {
 		return nil, err
 	}
+	if p.Domains != nil {
+		e.reloadCerts() // the hosts an uploaded certificate serves changed
+	}
 	v := e.view(a, d)
 	if d != nil {
 		v.Deployment = d.ID
@@ -509,6 +512,7 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	case <-ctx.Done():
 	}
 	e.logs.removeApp(name)
+	e.reloadCerts()
 	e.log().Info("app deleted", zap.String("app", name))
 	return nil
 }

@@ -100,6 +100,8 @@ type Engine struct {
 	running sync.Map
 	gitOnce sync.Once
 	git     *gitsource.Cache
+	// certs indexes uploaded certificates by host, for handshakes.
+	certs atomic.Pointer[certIndex]
 	// instance labels this engine's containers (containers.LabelInstance).
 	instance string
 }
@@ -174,6 +176,7 @@ func (e *Engine) Start() error {
 	for _, a := range apps {
 		e.routeApp(a)
 	}
+	e.reloadCerts()
 	// Settle deploys a crash interrupted before anything new can start,
 	// so a deploy asked for right after Start is never taken for one.
 	e.recoverInterrupted()

@@ -334,6 +334,9 @@ func (t *StoreTx) DeleteApp(name string) error {
 	if err := t.tx.DeleteBucket([]string{"webhooks", name}); err != nil {
 		return err
 	}
+	if err := t.tx.DeleteBucket(certsOf(name)); err != nil {
+		return err
+	}
 	return t.tx.DeleteBucket(deploymentsOf(name))
 }
 

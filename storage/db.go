@@ -173,6 +173,22 @@ func (tx *Tx) ForEach(path []string, fn func(key string, raw json.RawMessage) er
 	})
 }
 
+// Buckets lists the names of the buckets nested in path, in key order.
+func (tx *Tx) Buckets(path []string) ([]string, error) {
+	b, err := tx.bucket(path, false)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []string
+	err = b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			out = append(out, string(k))
+		}
+		return nil
+	})
+	return out, err
+}
+
 // NextSequence returns the next number of the bucket's sequence (1, 2, ...).
 func (tx *Tx) NextSequence(path []string) (uint64, error) {
 	b, err := tx.bucket(path, true)

@@ -1,0 +1,185 @@
+package caddymodule
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-paas/caddy-paas/platform"
+)
+
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "caddy-paas test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// leaf issues a certificate for names, valid from notBefore to notAfter,
+// and returns its PEM chain, its PEM key and its serial.
+func (ca *testCA) leaf(t *testing.T, names []string, notBefore, notAfter time.Time) (string, string, *big.Int) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})), serial
+}
+
+// TestUploadedCertificateServedWithoutReload uploads a certificate for an
+// app's domain to a running Caddy and sees it on the next handshake.
+func TestUploadedCertificateServedWithoutReload(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	storage := t.TempDir()
+	cfg, _ := json.Marshal(map[string]any{
+		"admin":   map[string]any{"disabled": true},
+		"storage": map[string]any{"module": "file_system", "root": storage},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps": map[string]any{
+			"paas": map[string]any{
+				"data_dir": t.TempDir(), "base_domain": "certs.test",
+				"docker_host": "unix://" + filepath.Join(t.TempDir(), "no-docker.sock"),
+			},
+			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
+			"tls": map[string]any{"automation": map[string]any{
+				"on_demand": map[string]any{"permission": map[string]any{"module": "paas"}},
+				"policies": []any{map[string]any{
+					"get_certificate": []any{map[string]any{"via": "paas"}},
+					"on_demand":       true,
+					"issuers":         []any{map[string]any{"module": "internal"}},
+				}},
+			}},
+			"http": map[string]any{"servers": map[string]any{"s": map[string]any{
+				"listen":                  []string{addr},
+				"routes":                  []any{map[string]any{"handle": []any{map[string]any{"handler": "paas_apps"}}}},
+				"tls_connection_policies": []any{map[string]any{}},
+				"automatic_https":         map[string]any{"disable": true},
+			}}},
+		},
+	})
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+	mod, _ := caddy.ActiveContext().App("paas")
+	e := mod.(*App).Engine()
+	if _, err := e.CreateApp(t.Context(), platform.AppInput{Name: "blog", Domains: []string{"blog.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	loads := e.Attachments()
+	ca := newTestCA(t)
+	now := time.Now()
+
+	handshake := func(name string) (*x509.Certificate, error) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0], nil
+	}
+
+	certPEM, keyPEM, serial := ca.leaf(t, []string{"blog.example", "www.blog.example"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	up, err := e.UploadCert("blog", platform.CertInput{Cert: certPEM, Key: keyPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(up.Hosts) != 1 || up.Hosts[0] != "blog.example" || up.Issuer != "caddy-paas test CA" {
+		t.Errorf("upload answer %+v", up)
+	}
+	got, err := handshake("blog.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SerialNumber.Cmp(serial) != 0 {
+		t.Fatalf("served serial %v, want the uploaded %v", got.SerialNumber, serial)
+	}
+	if _, err := got.Verify(x509.VerifyOptions{Roots: ca.pool, DNSName: "blog.example"}); err != nil {
+		t.Errorf("served chain does not verify: %v", err)
+	}
+	// Another host of the app is not covered by it: the issuer serves it.
+	if other, err := handshake("blog.certs.test"); err != nil || other.SerialNumber.Cmp(serial) == 0 {
+		t.Errorf("blog.certs.test: %v, %v; want an issued certificate, not the upload", other, err)
+	}
+	if e.Attachments() != loads {
+		t.Error("the upload reloaded the config")
+	}
+
+	// Bad uploads are refused with clear errors.
+	_, otherKey, _ := ca.leaf(t, []string{"blog.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	expired, expiredKey, _ := ca.leaf(t, []string{"blog.example"}, now.Add(-48*time.Hour), now.Add(-time.Hour))
+	wrong, wrongKey, _ := ca.leaf(t, []string{"elsewhere.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	for name, tc := range map[string]struct {
+		in   platform.CertInput
+		want string
+	}{
+		"mismatched key": {platform.CertInput{Cert: certPEM, Key: otherKey}, "does not match"},
+		"expired":        {platform.CertInput{Cert: expired, Key: expiredKey}, "expired"},
+		"wrong domain":   {platform.CertInput{Cert: wrong, Key: wrongKey}, "covers none"},
+		"not PEM":        {platform.CertInput{Cert: "hello", Key: "world"}, "not a valid PEM"},
+	} {
+		_, err := e.UploadCert("blog", tc.in)
+		if platform.StatusOf(err) != 400 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want 400 containing %q", name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "PRIVATE KEY") {
+			t.Errorf("%s: the error shows the key", name)
+		}
+	}
+	list, err := e.Certs("blog")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("certs: %v %v", list, err)
+	}
+
+	// Removing it: the next handshake for that name is the issuer's.
+	if err := e.RemoveCert("blog", list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := handshake("blog.example"); err != nil || after.SerialNumber.Cmp(serial) == 0 {
+		t.Errorf("after removal: %v, %v; want an issued certificate", after, err)
+	}
+}
