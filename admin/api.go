@@ -44,6 +44,9 @@ type Engine interface {
 	Redirects(name string) ([]platform.Redirect, error)
 	AddRedirect(name string, r platform.Redirect) (*platform.Redirect, error)
 	RemoveRedirect(name, id string) error
+	Domains(ctx context.Context, name string) ([]platform.DomainStatus, error)
+	AddDomains(ctx context.Context, name string, domains []string) (*platform.AppView, error)
+	RemoveDomain(ctx context.Context, name, domain string) (*platform.AppView, error)
 	Certs(name string) ([]platform.CustomCert, error)
 	UploadCert(name string, in platform.CertInput) (*platform.CustomCert, error)
 	RemoveCert(name, id string) error
@@ -87,6 +90,9 @@ var Routes = []Route{
 	{"GET", "/apps/{name}/redirects", (*API).listRedirects},
 	{"POST", "/apps/{name}/redirects", (*API).addRedirect},
 	{"DELETE", "/apps/{name}/redirects/{id}", (*API).removeRedirect},
+	{"GET", "/apps/{name}/domains", (*API).listDomains},
+	{"POST", "/apps/{name}/domains", (*API).addDomains},
+	{"DELETE", "/apps/{name}/domains/{domain}", (*API).removeDomain},
 	{"GET", "/apps/{name}/certs", (*API).listCerts},
 	{"POST", "/apps/{name}/certs", (*API).uploadCert},
 	{"DELETE", "/apps/{name}/certs/{id}", (*API).removeCert},
@@ -403,6 +409,37 @@ func (a *API) removeRedirect(e Engine, w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+}
+
+func (a *API) listDomains(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := e.Domains(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) addDomains(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		// Domains are the custom domains to add.
+		Domains []string `json:"domains"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	v, err := e.AddDomains(r.Context(), r.PathValue("name"), in.Domains)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) removeDomain(e Engine, w http.ResponseWriter, r *http.Request) error {
+	v, err := e.RemoveDomain(r.Context(), r.PathValue("name"), r.PathValue("domain"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) listCerts(e Engine, w http.ResponseWriter, r *http.Request) error {

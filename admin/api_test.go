@@ -202,6 +202,18 @@ func (f *fakeEngine) RemoveCert(name, id string) error {
 	return f.record("RemoveCert", name, id)
 }
 
+func (f *fakeEngine) Domains(ctx context.Context, name string) ([]platform.DomainStatus, error) {
+	return []platform.DomainStatus{}, f.record("Domains", name)
+}
+
+func (f *fakeEngine) AddDomains(ctx context.Context, name string, domains []string) (*platform.AppView, error) {
+	return &platform.AppView{Name: name}, f.record("AddDomains", name, domains)
+}
+
+func (f *fakeEngine) RemoveDomain(ctx context.Context, name, domain string) (*platform.AppView, error) {
+	return &platform.AppView{Name: name}, f.record("RemoveDomain", name, domain)
+}
+
 func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
 	if err := f.record("FollowLog", name, id); err != nil {
 		return err
@@ -257,7 +269,7 @@ func do(t *testing.T, h http.Handler, method, path, body string) response {
 
 // concretePath fills a route's path parameters.
 func concretePath(p string) string {
-	return strings.NewReplacer("{name}", "app1", "{id}", "d1").Replace(p)
+	return strings.NewReplacer("{name}", "app1", "{id}", "d1", "{domain}", "a.example").Replace(p)
 }
 
 func bodyFor(method string) string {
@@ -294,6 +306,9 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		"POST /apps/{name}/deploy-key":          {"CreateDeployKey", http.StatusCreated, []any{"app1"}},
 		"GET /apps/{name}/redirects":            {"Redirects", http.StatusOK, []any{"app1"}},
 		"GET /apps/{name}/certs":                {"Certs", http.StatusOK, []any{"app1"}},
+		"GET /apps/{name}/domains":              {"Domains", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/domains":             {"AddDomains", http.StatusOK, []any{"app1", []string(nil)}},
+		"DELETE /apps/{name}/domains/{domain}":  {"RemoveDomain", http.StatusOK, []any{"app1", "a.example"}},
 		"POST /apps/{name}/certs":               {"UploadCert", http.StatusCreated, []any{"app1", platform.CertInput{}}},
 		"DELETE /apps/{name}/certs/{id}":        {"RemoveCert", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/redirects":           {"AddRedirect", http.StatusCreated, []any{"app1", platform.Redirect{}}},

@@ -36,16 +36,18 @@ type deployTimes struct {
 	total time.Duration
 	// accepted is until the API answered (an upload: once extracted).
 	accepted time.Duration
-	// fetched, built and live are when the deploy's log said the source
-	// was checked out (or the upload taken), the image built, and the new
-	// replicas routed: 0 when the line was not seen.
-	fetched, built, live time.Duration
+	// fetched and built are when the deploy's log said the source was
+	// checked out (or the upload taken) and the image built: 0 when the
+	// line was not seen.
+	fetched, built time.Duration
 }
 
 // handTimes is the same work done by hand: fetch (git clone or pull; an
 // upload: HTTP copy + tar xzf) and docker build.
 type handTimes struct {
 	fetch, build time.Duration
+	// copy is the HTTP copy alone, part of fetch (uploads only).
+	copy time.Duration
 }
 
 func (h handTimes) total() time.Duration { return h.fetch + h.build }
@@ -83,7 +85,7 @@ func (b *bench) buildsPhase(ctx context.Context) error {
 	defer e.cleanup()
 	b.rep.note("Builds: Docker engine %s, legacy builder (what caddy-paas uses) on both sides; caddy-paas in this process with its admin API on a unix socket; "+
 		"times run from the deploy request until the proxy first answers with the new version (polled every 20 ms); "+
-		"step times come from when the bench saw each line of the deployment's followed log; apps, containers and images made are removed at the end.", version)
+		"step times come from when each step's line appeared in the deployment's log, read every 50 ms; apps, containers and images made are removed at the end.", version)
 
 	if len(rows) == 4 {
 		b.progress("builds: the Go build image " + goBuildImage)
@@ -135,8 +137,6 @@ func (e *buildEnv) start() error {
 	}
 	e.api = &admin.Client{BaseURL: "http://127.0.0.1", Prefix: "/paas",
 		HTTP: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DialContext: dialSock}}}
-	e.follow = &admin.Client{BaseURL: "http://127.0.0.1", Prefix: "/paas",
-		HTTP: &http.Client{Transport: &http.Transport{DialContext: dialSock}}}
 	e.proxy = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -156,16 +156,16 @@ func (e *buildEnv) deploy(ctx context.Context, app, want string, send func() (st
 		return t, "", err
 	}
 	t.accepted = time.Since(t0)
-	fctx, stop := context.WithCancel(ctx)
+	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	lt := e.followLog(fctx, app, id, t0)
+	lt := e.watchLog(wctx, app, id, t0)
 	at, err := e.waitServing(ctx, app, id, want, 5*time.Minute)
 	if err != nil {
 		return t, id, err
 	}
 	t.total = at.Sub(t0)
-	// The last lines may still be on their way.
-	for i := 0; i < 50; i++ {
+	// The last line may not have been read yet.
+	for i := 0; i < 100; i++ {
 		if _, ok := lt.get("live"); ok {
 			break
 		}
@@ -173,7 +173,6 @@ func (e *buildEnv) deploy(ctx context.Context, app, want string, send func() (st
 	}
 	t.fetched, _ = lt.get("fetched")
 	t.built, _ = lt.get("built")
-	t.live, _ = lt.get("live")
 	log := e.deployLog(ctx, app, id)
 	e.noteBuildImages(log)
 	return t, id, nil
@@ -432,14 +431,17 @@ func (e *buildEnv) uploadRows(ctx context.Context) error {
 	for i, t := range paas {
 		accepted[i] = t.accepted
 	}
-	copies := make([]time.Duration, len(hand))
-	for i, h := range hand {
-		copies[i] = h.fetch
+	var copies, copyOnly, extract []time.Duration
+	for _, h := range hand {
+		copies = append(copies, h.fetch)
+		copyOnly = append(copyOnly, h.copy)
+		extract = append(extract, h.fetch-h.copy)
 	}
 	e.b.rep.add(row{
 		measure:  rowUpload,
 		paas:     fmt.Sprintf("%s (%s); %s archive, %s of files", durSpread(accepted), durRange(accepted), fmtMB(uint64(archiveBytes)), fmtMB(uint64(treeBytes))),
-		baseline: fmt.Sprintf("HTTP copy of the same archive to a plain Go handler that writes it to disk + tar xzf: %s (%s)", durSpread(copies), durRange(copies)),
+		baseline: fmt.Sprintf("HTTP copy of the same archive to a plain Go handler that writes it to disk + tar xzf: %s (%s); copy %s, tar xzf %s (medians)",
+			durSpread(copies), durRange(copies), durSpread(copyOnly), durSpread(extract)),
 		result:   fmt.Sprintf("%.2f× (median of %d rounds' ratios)", median(upRatio), rounds),
 		target:   "none (reference); lower is better",
 	})
@@ -484,6 +486,7 @@ func (e *buildEnv) uploadByHand(ctx context.Context, sink *uploadSink, archive s
 	if resp.StatusCode != http.StatusNoContent {
 		return h, fmt.Errorf("upload baseline: status %d", resp.StatusCode)
 	}
+	h.copy = time.Since(t0)
 	if out, err := exec.CommandContext(ctx, "tar", "xzf", sink.path, "-C", dir).CombinedOutput(); err != nil {
 		return h, fmt.Errorf("tar xzf: %w: %s", err, out)
 	}
@@ -556,20 +559,19 @@ func buildStatic(ctx context.Context, bin, pkg string) error {
 // describeDeploys is a deploy cell: the median time to live with its
 // range, and the median of each step.
 func describeDeploys(ts []deployTimes, first string) string {
-	var total, fetch, build, start, route []time.Duration
+	var total, fetch, build, start []time.Duration
 	for _, t := range ts {
 		total = append(total, t.total)
-		if t.fetched > 0 && t.built > 0 && t.live > 0 {
+		if t.fetched > 0 && t.built > t.fetched {
 			fetch = append(fetch, t.fetched)
 			build = append(build, t.built-t.fetched)
-			start = append(start, t.live-t.built)
-			route = append(route, t.total-t.live)
+			start = append(start, t.total-t.built)
 		}
 	}
 	s := fmt.Sprintf("%s (%s)", durSpread(total), durRange(total))
 	if len(fetch) > 0 {
-		s += fmt.Sprintf("; request to %s done %s, image build %s, start and health check %s, first new answer %s later (medians)",
-			first, durSpread(fetch), durSpread(build), durSpread(start), durSpread(route))
+		s += fmt.Sprintf("; request to %s done %s, image build %s, then start, health check and route to the first answer %s (medians)",
+			first, durSpread(fetch), durSpread(build), durSpread(start))
 	}
 	return s
 }

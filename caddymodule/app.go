@@ -4,11 +4,16 @@
 package caddymodule
 
 import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"path"
 	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/caddy-paas/caddy-paas/builder/gitsource"
@@ -65,6 +70,10 @@ type App struct {
 	// only https and ssh URLs of public addresses: loopback, private and
 	// link-local hosts are refused (SSRF) unless listed in allow_hosts.
 	Git *GitPolicy `json:"git,omitempty"`
+	// PublicIPs are this server's public addresses; domain checks tell
+	// whether a domain resolves to one of them. Default: the addresses of
+	// the machine's interfaces.
+	PublicIPs []string `json:"public_ips,omitempty"`
 
 	key    string
 	engine *platform.Engine
@@ -145,6 +154,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		WorkDir:       filepath.Join(a.DataDir, "work"),
 		BuildTimeout:  time.Duration(a.BuildTimeout),
 		KeepImages:    a.KeepImages,
+		PublicIPs:     a.PublicIPs,
 	}
 	if a.Git != nil {
 		cfg.GitPolicy = gitsource.URLPolicy{AllowHosts: a.Git.AllowHosts, AllowHTTP: a.Git.AllowHTTP, AllowFile: a.Git.AllowFile}
@@ -160,7 +170,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if loaded {
 		a.engine.Configure(cfg, a.logger)
 	}
+	a.engine.SetCertLookup(storedCertificate(ctx.Storage()))
 	return nil
+}
+
+// storedCertificate finds a host's certificate in Caddy's certificate
+// storage, whichever issuer obtained it.
+func storedCertificate(storage certmagic.Storage) platform.CertLookup {
+	return func(ctx context.Context, host string) (*x509.Certificate, bool) {
+		issuers, err := storage.List(ctx, certmagic.StorageKeys.CertsPrefix(""), false)
+		if err != nil {
+			return nil, false
+		}
+		for _, issuer := range issuers {
+			data, err := storage.Load(ctx, certmagic.StorageKeys.SiteCert(path.Base(issuer), host))
+			if err != nil {
+				continue
+			}
+			if block, _ := pem.Decode(data); block != nil {
+				if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
+					return cert, true
+				}
+			}
+		}
+		return nil, false
+	}
 }
 
 func openEngine(dir, dockerHost string, cfg platform.Config, logger *zap.Logger) (*pooledEngine, error) {

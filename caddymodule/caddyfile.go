@@ -25,6 +25,7 @@ func init() {
 //		drain_timeout  <duration>
 //		build_timeout  <duration>
 //		keep_images    <n>
+//		public_ips     <ip>...
 //		git_allow_hosts <host|ip|cidr>...
 //		git_allow_http
 //		git_allow_file
@@ -100,6 +101,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("keep_images must be a positive integer, got %q", val)
 			}
 			a.KeepImages = n
+		case "public_ips":
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			a.PublicIPs = append(a.PublicIPs, args...)
 		case "git_allow_hosts":
 			if len(args) == 0 {
 				return d.ArgErr()

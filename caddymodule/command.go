@@ -398,6 +398,57 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 
+	domains := &cobra.Command{Use: "domains", Short: "Adds, checks and removes an app's custom domains"}
+	cmd.AddCommand(domains)
+	domains.AddCommand(&cobra.Command{
+		Use:   "add APP DOMAIN...",
+		Short: "Adds custom domains to an app (they route at once; certificates come on the first handshake)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/domains", map[string][]string{"domains": args[1:]}, &v); err != nil {
+				return err
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	})
+	domains.AddCommand(&cobra.Command{
+		Use:   "list APP",
+		Short: "Lists an app's hosts: whether each resolves to this server, and its certificate",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []platform.DomainStatus
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/domains", nil, &list); err != nil {
+				return err
+			}
+			if c.json {
+				return c.printJSON(list)
+			}
+			tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DOMAIN\tDNS\tCERTIFICATE\tISSUER\tEXPIRES")
+			for _, d := range list {
+				expires := "-"
+				if !d.Certificate.NotAfter.IsZero() {
+					expires = d.Certificate.NotAfter.Format("2006-01-02")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Domain, d.DNS.Message, d.Certificate.Source, dash(d.Certificate.Issuer), expires)
+			}
+			return tw.Flush()
+		},
+	})
+	domains.AddCommand(&cobra.Command{
+		Use:   "remove APP DOMAIN",
+		Short: "Removes a custom domain from an app",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/domains/"+args[1], nil, &v); err != nil {
+				return err
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	})
+
 	certs := &cobra.Command{Use: "certs", Short: "Uploads, lists and removes an app's own TLS certificates"}
 	cmd.AddCommand(certs)
 	var certFiles struct{ cert, key string }

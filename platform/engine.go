@@ -65,6 +65,9 @@ type Config struct {
 	// KeepImages is how many built images of an app are kept for
 	// rollbacks. Default: 5.
 	KeepImages int
+	// PublicIPs are this server's public addresses, for domain checks.
+	// Default: the addresses of its interfaces.
+	PublicIPs []string
 	// ReconcileInterval is how often the reconciler compares desired state
 	// with the containers, besides reacting to Docker events.
 	ReconcileInterval time.Duration
@@ -97,9 +100,11 @@ type Engine struct {
 	// table and the deploy queue (see mutate).
 	recordMu sync.Mutex
 	// running maps the id of each deploy in progress to its cancel.
-	running sync.Map
-	gitOnce sync.Once
-	git     *gitsource.Cache
+	running    sync.Map
+	gitOnce    sync.Once
+	git        *gitsource.Cache
+	certLookup atomic.Pointer[CertLookup]
+	resolver   atomic.Pointer[Resolver]
 	// certs indexes uploaded certificates by host, for handshakes.
 	certs atomic.Pointer[certIndex]
 	// instance labels this engine's containers (containers.LabelInstance).
