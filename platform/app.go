@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"golang.org/x/net/idna"
 
 	"github.com/caddy-paas/caddy-paas/builder"
 	"github.com/caddy-paas/caddy-paas/builder/gitsource"
@@ -227,13 +228,23 @@ func validateEnv(env map[string]string) error {
 	return nil
 }
 
-// NormalizeDomain lowercases a domain and checks that it is a plain host
-// name: labels of letters, digits and dashes, no port, no wildcard, no
-// placeholder braces.
+// NormalizeDomain lowercases a domain, converts an internationalized name
+// to punycode (IDNA), and checks that it is a plain host name: labels of
+// letters, digits and dashes, no port, no wildcard, no placeholder braces.
 func NormalizeDomain(d string) (string, error) {
 	d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
 	if d == "" || len(d) > 253 {
 		return "", invalid("invalid domain %q", truncate(d, 80))
+	}
+	// Internationalized names are kept in their ASCII (punycode) form,
+	// the form TLS and DNS use.
+	ascii, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", invalid("invalid domain %q: %v", truncate(d, 80), err)
+	}
+	d = ascii
+	if len(d) > 253 {
+		return "", invalid("invalid domain %q: longer than 253 characters", truncate(d, 80))
 	}
 	for _, label := range strings.Split(d, ".") {
 		if !labelRe.MatchString(label) {

@@ -71,3 +71,21 @@ func TestDomainsChecksDNS(t *testing.T) {
 		t.Error("a removed domain still routes")
 	}
 }
+
+func TestNormalizeDomainIDNA(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bücher.Example":        "xn--bcher-kva.example",
+		"xn--bcher-kva.example": "xn--bcher-kva.example",
+		"café.example.":         "xn--caf-dma.example",
+	} {
+		got, err := NormalizeDomain(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"*.example.com", "{env.SECRET}.example", "a b.example", "exa_mple.com", "-lead.example", "\u200b.example"} {
+		if _, err := NormalizeDomain(bad); err == nil {
+			t.Errorf("NormalizeDomain(%q) accepted", bad)
+		}
+	}
+}
