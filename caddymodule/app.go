@@ -170,8 +170,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if loaded {
 		a.engine.Configure(cfg, a.logger)
 	}
-	a.engine.SetCertLookup(storedCertificate(ctx.Storage()))
+	if st := configStorage(ctx); st != nil {
+		a.engine.SetCertLookup(storedCertificate(st))
+	}
 	return nil
+}
+
+// configStorage is the config's certificate storage, or nil for a context
+// made outside a config load (caddy.Context.Storage panics there).
+func configStorage(ctx caddy.Context) (st certmagic.Storage) {
+	defer func() {
+		if recover() != nil {
+			st = nil
+		}
+	}()
+	return ctx.Storage()
 }
 
 // storedCertificate finds a host's certificate in Caddy's certificate
