@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"path"
+	"strings"
 	"path/filepath"
 	"time"
 
@@ -195,13 +196,23 @@ func storedCertificate(storage certmagic.Storage) platform.CertLookup {
 		if err != nil {
 			return nil, false
 		}
-		for _, issuer := range issuers {
-			data, err := storage.Load(ctx, certmagic.StorageKeys.SiteCert(path.Base(issuer), host))
-			if err != nil {
-				continue
-			}
-			if block, _ := pem.Decode(data); block != nil {
-				if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
+		names := []string{host}
+		if _, parent, ok := strings.Cut(host, "."); ok && strings.Contains(parent, ".") {
+			names = append(names, "*."+parent) // a wildcard serves it too
+		}
+		now := time.Now()
+		for _, name := range names {
+			for _, issuer := range issuers {
+				data, err := storage.Load(ctx, certmagic.StorageKeys.SiteCert(path.Base(issuer), name))
+				if err != nil {
+					continue
+				}
+				block, _ := pem.Decode(data)
+				if block == nil {
+					continue
+				}
+				cert, err := x509.ParseCertificate(block.Bytes)
+				if err == nil && cert.VerifyHostname(host) == nil && now.Before(cert.NotAfter) {
 					return cert, true
 				}
 			}

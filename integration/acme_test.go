@@ -376,16 +376,30 @@ func (a *acmeEnv) httpChallenge() map[string]any {
 	}
 }
 
+// acmeConfig shapes caddyConfig's Caddy.
+type acmeConfig struct {
+	// policies go before the on-demand catch-all policy.
+	policies []any
+	// automate lists names Caddy manages from the start.
+	automate []string
+	// getCertificate puts the paas certificate manager (uploaded
+	// certificates) in the on-demand policy, as the README's Caddyfile does.
+	getCertificate bool
+}
+
 // caddyConfig is a Caddy with the paas app, on-demand TLS guarded by the
 // paas permission, an HTTPS server for the apps and an HTTP server where
-// Caddy answers HTTP-01 challenges. policies go before the on-demand
-// catch-all policy; automate lists names Caddy manages from the start.
-func (a *acmeEnv) caddyConfig(policies []any, automate []string) []byte {
+// Caddy answers HTTP-01 challenges.
+func (a *acmeEnv) caddyConfig(o acmeConfig) []byte {
 	a.t.Helper()
-	policies = append(policies, map[string]any{
+	onDemand := map[string]any{
 		"on_demand": true,
 		"issuers":   []any{a.acmeIssuer(a.httpChallenge())},
-	})
+	}
+	if o.getCertificate {
+		onDemand["get_certificate"] = []any{map[string]any{"via": "paas"}}
+	}
+	policies := append(slices.Clone(o.policies), onDemand)
 	apps := map[string]any{
 		"paas": map[string]any{
 			"data_dir": a.t.TempDir(), "base_domain": acmeBaseDomain,
@@ -414,8 +428,8 @@ func (a *acmeEnv) caddyConfig(policies []any, automate []string) []byte {
 			},
 		},
 	}
-	if len(automate) > 0 {
-		apps["tls"].(map[string]any)["certificates"] = map[string]any{"automate": automate}
+	if len(o.automate) > 0 {
+		apps["tls"].(map[string]any)["certificates"] = map[string]any{"automate": o.automate}
 	}
 	cfg := map[string]any{
 		"admin":   map[string]any{"disabled": true},
@@ -524,6 +538,31 @@ func (a *acmeEnv) storedFor(name string) []string {
 	return found
 }
 
+// loopbackResolver resolves every name to 127.0.0.1, for the DNS check of
+// an app's domain list (there is no outside DNS here).
+type loopbackResolver struct{}
+
+func (loopbackResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
+	return []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}, nil
+}
+
+// certStatusOf is the certificate status of one host in an app's domain
+// list.
+func certStatusOf(t *testing.T, e *platform.Engine, app, host string) platform.CertStatus {
+	t.Helper()
+	list, err := e.Domains(context.Background(), app)
+	if err != nil {
+		t.Fatalf("domains of %s: %v", app, err)
+	}
+	for _, d := range list {
+		if d.Domain == host {
+			return d.Certificate
+		}
+	}
+	t.Fatalf("domains of %s: no %s in %+v", app, host, list)
+	return platform.CertStatus{}
+}
+
 // TestOnDemandCertificateForNewAppDomain: an app created while Caddy runs
 // gets a real certificate for its custom domain at the first handshake,
 // with no config reload: Caddy asks the paas permission, orders it from
@@ -533,7 +572,7 @@ func TestOnDemandCertificateForNewAppDomain(t *testing.T) {
 	a := startACME(t)
 	const domain = "blog.example.test"
 	a.addA(domain)
-	e := a.startCaddy(a.caddyConfig(nil, nil))
+	e := a.startCaddy(a.caddyConfig(acmeConfig{}))
 	attachments := e.Attachments()
 
 	if _, err := e.CreateApp(context.Background(), platform.AppInput{Name: "blog", Domains: []string{domain}}); err != nil {
@@ -571,6 +610,11 @@ func TestOnDemandCertificateForNewAppDomain(t *testing.T) {
 	if len(a.storedFor(domain)) == 0 {
 		t.Errorf("no certificate for %s in caddy's storage", domain)
 	}
+	// The app's domain list shows the certificate Caddy obtained.
+	e.SetResolver(loopbackResolver{})
+	if st := certStatusOf(t, e, "blog", domain); st.Source != "automatic" || !strings.HasPrefix(st.Issuer, "Pebble Intermediate") || !st.NotAfter.Equal(leaf.NotAfter) {
+		t.Errorf("certificate status of %s: %+v, want automatic from pebble, until %s", domain, st, leaf.NotAfter)
+	}
 	// No config was loaded: the same config still holds the engine.
 	if got := e.Attachments(); got != attachments {
 		t.Errorf("engine attachments went from %d to %d: the config was reloaded", attachments, got)
@@ -599,7 +643,7 @@ func TestOnDemandRefusesUnknownHost(t *testing.T) {
 	a := startACME(t)
 	const nobody = "nobody.example.test"
 	a.addA(nobody)
-	e := a.startCaddy(a.caddyConfig(nil, nil))
+	e := a.startCaddy(a.caddyConfig(acmeConfig{}))
 
 	for range 2 {
 		conn, err := a.handshake(nobody)

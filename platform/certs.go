@@ -1,11 +1,13 @@
 package platform
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +33,8 @@ type CustomCert struct {
 	NotBefore  time.Time `json:"not_before"`
 	NotAfter   time.Time `json:"not_after"`
 	UploadedAt time.Time `json:"uploaded_at"`
+	// Warning says when the upload cannot take over at once.
+	Warning string `json:"warning,omitempty"`
 }
 
 // CertInput is an upload: a PEM chain (leaf first) and its PEM key.
@@ -123,6 +127,20 @@ func (e *Engine) UploadCert(name string, in CertInput) (*CustomCert, error) {
 		return nil, err
 	}
 	e.reloadCerts()
+	// Caddy serves what its certificate cache holds before asking for an
+	// upload: a host that already has an automatic certificate keeps it
+	// until a restart.
+	if p := e.certLookup.Load(); p != nil {
+		var busy []string
+		for _, h := range out.Hosts {
+			if _, ok := (*p)(context.Background(), h); ok {
+				busy = append(busy, h)
+			}
+		}
+		if len(busy) > 0 {
+			out.Warning = fmt.Sprintf("%s already has an automatic certificate, which stays in use until Caddy restarts", strings.Join(busy, ", "))
+		}
+	}
 	return out, nil
 }
 
