@@ -9,8 +9,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"path"
-	"strings"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
