@@ -218,7 +218,6 @@ func (d *Docker) CreateAndStart(ctx context.Context, spec Spec) (Container, erro
 			"max-size": "10m", "max-file": "3",
 		}},
 		Resources: container.Resources{Memory: spec.MemoryBytes},
-		Init:      nil,
 	}
 	var netCfg *network.NetworkingConfig
 	if spec.Network != "" {
