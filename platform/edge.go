@@ -31,9 +31,13 @@ type Redirect struct {
 
 // WWW redirect switches.
 const (
-	WWWOff     = ""
-	WWWToApex  = "to-apex"
-	WWWToWWW   = "to-www"
+	WWWOff    = ""
+	WWWToApex = "to-apex"
+	WWWToWWW  = "to-www"
+)
+
+// Limits of an app's edge policy.
+const (
 	maxRedirs  = 100
 	maxMessage = 2000
 )
@@ -55,7 +59,7 @@ type EdgePolicy struct {
 	Maintenance *Maintenance
 	// HSTS adds Strict-Transport-Security on HTTPS answers.
 	HSTS bool
-	// canonical is the app's host that www/apex redirects keep to.
+	// hosts are the app's hosts: www/apex redirects go only to one of them.
 	hosts map[string]bool
 }
 
@@ -196,7 +200,7 @@ func (e *Engine) AddRedirect(name string, r Redirect) (*Redirect, error) {
 	if err := validateRedirect(&r); err != nil {
 		return nil, err
 	}
-	r.ID = newDeploymentID()[:8]
+	r.ID = shortID() + shortID()
 	var a *App
 	err := e.mutate(func(tx *StoreTx) error {
 		var err error
