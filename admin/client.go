@@ -35,6 +35,18 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
+// errorFrom reads an error answer: the server's {"error": ...} message, or
+// the body itself when it is not one.
+func errorFrom(status int, body []byte) error {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(body))
+	}
+	return &APIError{Status: status, Message: e.Error}
+}
+
 // Do sends in (if not nil) as JSON and decodes the answer into out (if not
 // nil). An error answer becomes an *APIError with the server's message.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
@@ -69,13 +81,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(data))
-		}
-		return &APIError{Status: resp.StatusCode, Message: e.Error}
+		return errorFrom(resp.StatusCode, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -104,13 +110,7 @@ func (c *Client) Upload(ctx context.Context, path, contentType string, body io.R
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(data))
-		}
-		return &APIError{Status: resp.StatusCode, Message: e.Error}
+		return errorFrom(resp.StatusCode, data)
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
@@ -138,13 +138,7 @@ func (c *Client) Logs(ctx context.Context, app, id string, follow bool, w io.Wri
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(data))
-		}
-		return &APIError{Status: resp.StatusCode, Message: e.Error}
+		return errorFrom(resp.StatusCode, data)
 	}
 	if !follow {
 		_, err := io.Copy(w, resp.Body)
