@@ -502,12 +502,10 @@ func (a *API) getDeploy(e Engine, w http.ResponseWriter, r *http.Request) error 
 func (a *API) deployLogs(e Engine, w http.ResponseWriter, r *http.Request) error {
 	name, id := r.PathValue("name"), r.PathValue("id")
 	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream") || r.URL.Query().Get("follow") == "1"
-	flusher, _ := w.(http.Flusher)
-	flush := func() {
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
+	// A ResponseController reaches the connection's writer through the
+	// wrappers (Caddy's admin metrics wrapper has no Flush of its own).
+	rc := http.NewResponseController(w)
+	flush := func() { _ = rc.Flush() }
 	out := &startOnWrite{w: w, contentType: "text/plain; charset=utf-8"}
 	var dst io.Writer = out
 	var ev *sseWriter

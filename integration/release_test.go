@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,4 +96,55 @@ func (p *platformEnv) readDeployment(app, id string) *platform.Deployment {
 		p.t.Fatal(err)
 	}
 	return &d
+}
+
+// timedLines records when each write arrived.
+type timedLines struct {
+	mu    sync.Mutex
+	lines []string
+	at    []time.Time
+}
+
+func (w *timedLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.lines = append(w.lines, l)
+		w.at = append(w.at, time.Now())
+	}
+	return len(p), nil
+}
+
+func (w *timedLines) when(substr string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, l := range w.lines {
+		if strings.Contains(l, substr) {
+			return w.at[i], true
+		}
+	}
+	return time.Time{}, false
+}
+
+// TestDeployLogStreamsLive follows a deploy's log through Caddy's admin
+// endpoint from before it starts: lines arrive as they are written, not
+// all at once at the end.
+func TestDeployLogStreamsLive(t *testing.T) {
+	p := startInProcess(t, envOptions{})
+	app := p.appName("stream-log")
+	v := p.createApp(map[string]any{"name": app, "image": imageV1, "health_path": "/health"})
+	p.waitLive(app, v.Deployment)
+	d := p.deploy(app, map[string]any{"image": imageV2, "env": map[string]string{"HEALTHY_AFTER": "3s"}})
+	var out timedLines
+	if err := p.api.Logs(context.Background(), app, d.ID, true, &out); err != nil {
+		t.Fatal(err)
+	}
+	started, ok1 := out.when("starting 1 replica")
+	live, ok2 := out.when("live:")
+	if !ok1 || !ok2 {
+		t.Fatalf("followed log lacks lines: %q", out.lines)
+	}
+	if live.Sub(started) < 2*time.Second {
+		t.Errorf("the start line arrived %s before the live line: the log did not stream", live.Sub(started))
+	}
 }

@@ -712,8 +712,20 @@ func (e *Engine) Deployment(name, id string) (*Deployment, error) {
 // FollowLog writes a deployment's log to w: all of it when the deploy is
 // over, else what there is and then what comes until it ends or ctx does.
 func (e *Engine) FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error {
-	if _, err := e.Deployment(name, id); err != nil {
+	d, err := e.Deployment(name, id)
+	if err != nil {
 		return err
+	}
+	// A deploy still queued has no log yet: wait for it to start.
+	for d.Status == StatusPending && !e.logs.exists(name, id) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if d, err = e.store.GetDeployment(name, id); err != nil {
+			return err
+		}
 	}
 	return e.logs.follow(ctx, name, id, w, flush)
 }

@@ -42,6 +42,12 @@ type liveLog struct {
 	done bool
 }
 
+// exists reports whether a deployment's log has been created.
+func (s *logStore) exists(app, id string) bool {
+	_, err := os.Stat(s.path(app, id))
+	return err == nil
+}
+
 // create opens a new log for a deployment.
 func (s *logStore) create(app, id string) (*liveLog, error) {
 	if s.dir == "" {
