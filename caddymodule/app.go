@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
@@ -171,9 +172,42 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if loaded {
 		a.engine.Configure(cfg, a.logger)
 	}
-	if st := configStorage(ctx); st != nil {
-		a.engine.SetCertLookup(storedCertificate(st))
+	st := configStorage(ctx)
+	if st == nil {
+		return nil // a context made outside a config load (tests)
 	}
+	a.engine.SetCertLookup(storedCertificate(st))
+	// Certificate outcomes, for the domain status: Caddy's TLS app emits
+	// them as events of this config.
+	if ev, err := ctx.App("events"); err == nil {
+		if events, ok := ev.(*caddyevents.App); ok {
+			for _, name := range []string{"cert_failed", "cert_obtained"} {
+				if err := events.On(name, certEvents{a.engine}); err != nil {
+					return fmt.Errorf("paas: subscribing to %s: %w", name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// certEvents passes certificate events to the engine.
+type certEvents struct{ engine *platform.Engine }
+
+// Handle records a cert_failed or cert_obtained event.
+func (h certEvents) Handle(_ context.Context, e caddy.Event) error {
+	host, _ := e.Data["identifier"].(string)
+	if host == "" {
+		return nil
+	}
+	msg := ""
+	if e.Name() == "cert_failed" {
+		msg = "failed"
+		if err, ok := e.Data["error"].(error); ok && err != nil {
+			msg = err.Error()
+		}
+	}
+	h.engine.CertEvent(host, msg)
 	return nil
 }
 

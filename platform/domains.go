@@ -16,6 +16,26 @@ type CertStatus struct {
 	Source   string    `json:"source"`
 	Issuer   string    `json:"issuer,omitempty"`
 	NotAfter time.Time `json:"not_after,omitempty"`
+	// LastError is why the last attempt to obtain or renew failed, until
+	// one succeeds.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+type certAttempt struct {
+	err string
+	at  time.Time
+}
+
+// CertEvent records the outcome of Caddy's attempt to obtain or renew a
+// host's certificate ("" error for a success), for the domain status.
+func (e *Engine) CertEvent(host, errMsg string) {
+	host = NormalizeHost(host)
+	if errMsg == "" {
+		e.certErrors.Delete(host)
+		return
+	}
+	e.certErrors.Store(host, certAttempt{err: errMsg, at: time.Now().UTC()})
 }
 
 // DNSCheck tells whether a domain resolves to this server.
@@ -159,15 +179,19 @@ func (e *Engine) checkDNS(ctx context.Context, host string, here map[string]bool
 }
 
 func (e *Engine) certStatus(ctx context.Context, host string) CertStatus {
+	st := CertStatus{Source: "none"}
 	if c := e.CertificateFor(host); c != nil && c.Leaf != nil {
-		return CertStatus{Source: "uploaded", Issuer: issuerName(c.Leaf), NotAfter: c.Leaf.NotAfter}
-	}
-	if p := e.certLookup.Load(); p != nil {
+		st = CertStatus{Source: "uploaded", Issuer: issuerName(c.Leaf), NotAfter: c.Leaf.NotAfter}
+	} else if p := e.certLookup.Load(); p != nil {
 		if cert, ok := (*p)(ctx, host); ok {
-			return CertStatus{Source: "automatic", Issuer: issuerName(cert), NotAfter: cert.NotAfter}
+			st = CertStatus{Source: "automatic", Issuer: issuerName(cert), NotAfter: cert.NotAfter}
 		}
 	}
-	return CertStatus{Source: "none"}
+	if v, ok := e.certErrors.Load(host); ok {
+		a := v.(certAttempt)
+		st.LastError, st.LastErrorAt = a.err, &a.at
+	}
+	return st
 }
 
 func issuerName(c *x509.Certificate) string {

@@ -89,3 +89,22 @@ func TestNormalizeDomainIDNA(t *testing.T) {
 		}
 	}
 }
+
+func TestCertEventsSetAndClearLastError(t *testing.T) {
+	h := newHarness(t)
+	h.e.SetResolver(mapResolver{})
+	if _, err := h.e.CreateApp(h.ctx, AppInput{Name: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	host := "app." + testBase
+	h.e.CertEvent(host, "acme: authorization failed")
+	list, _ := h.e.Domains(h.ctx, "app")
+	if list[0].Certificate.LastError != "acme: authorization failed" || list[0].Certificate.LastErrorAt == nil {
+		t.Fatalf("after a failure: %+v", list[0].Certificate)
+	}
+	h.e.CertEvent(strings.ToUpper(host), "")
+	list, _ = h.e.Domains(h.ctx, "app")
+	if list[0].Certificate.LastError != "" {
+		t.Errorf("a success did not clear the last error: %+v", list[0].Certificate)
+	}
+}

@@ -104,6 +104,7 @@ type Engine struct {
 	gitOnce    sync.Once
 	git        *gitsource.Cache
 	certLookup atomic.Pointer[CertLookup]
+	certErrors sync.Map // host -> certAttempt
 	resolver   atomic.Pointer[Resolver]
 	// certs indexes uploaded certificates by host, for handshakes.
 	certs atomic.Pointer[certIndex]
