@@ -255,7 +255,9 @@ func checkServes(ctx context.Context, addr, host string) error {
 		return err
 	}
 	req.Host = host
-	client := &http.Client{Timeout: 10 * time.Second}
+	// A fresh connection each time: an idle one kept from before a config
+	// reload may have been closed by the old server.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("checking %s (Host %s): %w", addr, host, err)
