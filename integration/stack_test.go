@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"archive/tar"
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/docker/docker/api/types/image"
+
+	"github.com/caddy-paas/caddy-paas/internal/testimage"
 )
 
 // goBuildImage is the base image the generated Go Dockerfile builds in,
 // made here as no image can be pulled: the machine's own Go installation
 // and Debian's busybox-static (for RUN's /bin/sh), with docker import.
-const goBuildImage = "golang:1.26-bookworm"
+const goBuildImage = testimage.GoBuildImage
 
 var (
 	goImageOnce sync.Once
@@ -36,15 +36,12 @@ func requireGoBuildImage(t *testing.T) {
 			return
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeGoRootfs(pw)) }()
+		go func() {
+			goroot := strings.TrimSpace(runOut("go", "env", "GOROOT"))
+			pw.CloseWithError(testimage.WriteGoRootfs(pw, goroot))
+		}()
 		rc, err := cli.ImageImport(context.Background(), image.ImportSource{Source: pr, SourceName: "-"}, goBuildImage, image.ImportOptions{
-			Changes: []string{
-				"ENV PATH=/usr/local/go/bin:/bin",
-				"ENV HOME=/root",
-				"ENV GOTOOLCHAIN=local",
-				"ENV GOPROXY=off",
-				"ENV GOFLAGS=-mod=mod",
-			},
+			Changes: testimage.GoImageChanges,
 		})
 		if err != nil {
 			goImageErr = err
@@ -59,86 +56,6 @@ func requireGoBuildImage(t *testing.T) {
 		}
 		t.Skipf("cannot make the Go build image: %v", goImageErr)
 	}
-}
-
-// writeGoRootfs writes a root filesystem: GOROOT at /usr/local/go,
-// busybox as /bin/sh, CA certificates, and writable /tmp and /root.
-func writeGoRootfs(w io.Writer) error {
-	tw := tar.NewWriter(w)
-	dir := func(name string, mode int64) error {
-		return tw.WriteHeader(&tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: mode})
-	}
-	file := func(name, src string, mode int64) error {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(data))}); err != nil {
-			return err
-		}
-		_, err = tw.Write(data)
-		return err
-	}
-	for _, d := range []string{"bin", "etc", "etc/ssl", "etc/ssl/certs", "usr", "usr/local", "root", "src"} {
-		if err := dir(d, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := dir("tmp", 0o1777); err != nil {
-		return err
-	}
-	if err := file("bin/busybox", "/bin/busybox", 0o755); err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
-		return err
-	}
-	if err := file("etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt", 0o644); err != nil {
-		return err
-	}
-	goroot := strings.TrimSpace(runOut("go", "env", "GOROOT"))
-	err := filepath.WalkDir(goroot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(goroot, path)
-		if rel == "test" || rel == "doc" || rel == "api" || strings.HasPrefix(rel, "pkg/obj") {
-			return filepath.SkipDir
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(path)
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(filepath.Join("usr/local/go", rel))
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 func runOut(name string, args ...string) string {
