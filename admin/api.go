@@ -13,8 +13,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/caddy-paas/caddy-paas/auth"
 	"github.com/caddy-paas/caddy-paas/platform"
 )
 
@@ -52,68 +54,46 @@ type Engine interface {
 	RemoveCert(name, id string) error
 	FollowLog(ctx context.Context, name, id string, w io.Writer, flush func()) error
 	Status() platform.Status
+	AppTeam(name string) (string, error)
+	TeamHasApps(team string) (bool, error)
+	EnvKeys(name string) (map[string]string, error)
+	RevealEnv(name, key string) (string, error)
 }
 
-// API serves the platform's operations as JSON under a path prefix.
+// API serves the platform's operations as JSON under a path prefix, on
+// one surface: the trusted local admin endpoint, or the public API.
 type API struct {
-	prefix string
-	engine func() (Engine, error)
-	mux    *http.ServeMux
+	prefix  string
+	surface Surface
+	backend func() (*Backend, error)
+	mux     *http.ServeMux
 }
 
-// Route is one operation of the API: its method, its path under the prefix,
-// and its handler. The route list is the one place that names every
-// operation, so later layers (authorization, docs) can be generated from it.
-type Route struct {
-	Method  string
-	Path    string
-	Handler func(a *API, e Engine, w http.ResponseWriter, r *http.Request) error
+// Backend is what the API calls: the engine, the identity service and the
+// key rotation.
+type Backend struct {
+	Engine Engine
+	Auth   *auth.Service
+	// RotateKey re-seals every secret under a new master key and returns
+	// the new key's id.
+	RotateKey func(ctx context.Context) (string, error)
 }
 
-// Routes lists every operation.
-var Routes = []Route{
-	{"GET", "/status", (*API).status},
-	{"GET", "/apps", (*API).listApps},
-	{"POST", "/apps", (*API).createApp},
-	{"GET", "/apps/{name}", (*API).getApp},
-	{"PATCH", "/apps/{name}", (*API).updateApp},
-	{"DELETE", "/apps/{name}", (*API).deleteApp},
-	{"POST", "/apps/{name}/stop", (*API).stopApp},
-	{"POST", "/apps/{name}/start", (*API).startApp},
-	{"GET", "/apps/{name}/deploys", (*API).listDeploys},
-	{"POST", "/apps/{name}/deploys", (*API).deploy},
-	{"GET", "/apps/{name}/deploys/{id}", (*API).getDeploy},
-	{"GET", "/apps/{name}/deploys/{id}/logs", (*API).deployLogs},
-	{"POST", "/apps/{name}/deploys/{id}/cancel", (*API).cancelDeploy},
-	{"POST", "/apps/{name}/rollback", (*API).rollback},
-	{"POST", "/apps/{name}/deploy-key", (*API).createDeployKey},
-	{"GET", "/apps/{name}/redirects", (*API).listRedirects},
-	{"POST", "/apps/{name}/redirects", (*API).addRedirect},
-	{"DELETE", "/apps/{name}/redirects/{id}", (*API).removeRedirect},
-	{"GET", "/apps/{name}/domains", (*API).listDomains},
-	{"POST", "/apps/{name}/domains", (*API).addDomains},
-	{"DELETE", "/apps/{name}/domains/{domain}", (*API).removeDomain},
-	{"GET", "/apps/{name}/certs", (*API).listCerts},
-	{"POST", "/apps/{name}/certs", (*API).uploadCert},
-	{"DELETE", "/apps/{name}/certs/{id}", (*API).removeCert},
-	{"GET", "/apps/{name}/webhook", (*API).webhook},
-	{"POST", "/apps/{name}/webhook/secret", (*API).rotateWebhookSecret},
-}
-
-// New returns the API under prefix (such as "/paas"). engine is called per
-// request, so the API follows the engine of the current config.
-func New(prefix string, engine func() (Engine, error)) *API {
-	a := &API{prefix: strings.TrimSuffix(prefix, "/"), engine: engine, mux: http.NewServeMux()}
+// New returns the API under prefix (such as "/paas" or "/api/v1") on a
+// surface. backend is called per request, so the API follows the engine of
+// the current config.
+func New(prefix string, surface Surface, backend func() (*Backend, error)) *API {
+	a := &API{prefix: strings.TrimSuffix(prefix, "/"), surface: surface, backend: backend, mux: http.NewServeMux()}
 	for _, rt := range Routes {
+		if err := rt.check(); err != nil {
+			panic(err)
+		}
+		if rt.PublicOnly && surface != SurfacePublic {
+			continue
+		}
 		rt := rt
 		a.mux.HandleFunc(rt.Method+" "+a.prefix+rt.Path, func(w http.ResponseWriter, r *http.Request) {
-			e, err := a.engine()
-			if err == nil {
-				err = rt.Handler(a, e, w, r)
-			}
-			if err != nil {
-				writeError(w, err)
-			}
+			a.serve(rt, w, r)
 		})
 	}
 	return a
@@ -130,6 +110,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The mux answers an unknown path or a wrong method in plain text;
 	// keep every answer JSON.
 	if _, pattern := a.mux.Handler(r); pattern == "" {
+		if r.Method == http.MethodOptions {
+			// No CORS: a preflight from another origin gets no
+			// Access-Control-Allow-* header, so the browser stops there.
+			writeError(w, &platform.Error{Status: http.StatusForbidden, Message: "cross-origin requests are not allowed"})
+			return
+		}
 		if allowed := a.allowedMethods(r); len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			writeError(w, &platform.Error{Status: http.StatusMethodNotAllowed, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
@@ -211,7 +197,19 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == http.StatusInternalServerError {
 		msg = "internal error: " + firstLine(msg)
 	}
-	_ = writeJSON(w, status, map[string]string{"error": msg})
+	body := map[string]string{"error": msg}
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) && coded.ErrorCode() != "" {
+		body["code"] = coded.ErrorCode()
+	}
+	var retry interface{ RetryAfterSeconds() int }
+	if errors.As(err, &retry) && retry.RetryAfterSeconds() > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retry.RetryAfterSeconds()))
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.errMsg = msg
+	}
+	_ = writeJSON(w, status, body)
 }
 
 func firstLine(s string) string {
@@ -230,7 +228,14 @@ func (a *API) listApps(e Engine, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, apps)
+	p := auth.PrincipalFrom(r.Context())
+	visible := apps[:0:0]
+	for _, v := range apps {
+		if p != nil && p.Sees(v.Team) {
+			visible = append(visible, v)
+		}
+	}
+	return writeJSON(w, http.StatusOK, visible)
 }
 
 func (a *API) createApp(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -238,6 +243,8 @@ func (a *API) createApp(e Engine, w http.ResponseWriter, r *http.Request) error 
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	// The team the authorization checked, whatever the body said.
+	in.Team = teamFrom(r)
 	v, err := e.CreateApp(r.Context(), in)
 	if err != nil {
 		return err

@@ -26,6 +26,10 @@ type fakeEngine struct {
 	err   error
 	// deployment is what Deployment returns (WaitDeployment tests).
 	deployments []*platform.Deployment
+	// teams maps app names to their team (default: the default team).
+	teams map[string]string
+	// missing lists apps that do not exist.
+	missing map[string]bool
 }
 
 type call struct {
@@ -222,6 +226,38 @@ func (f *fakeEngine) FollowLog(ctx context.Context, name, id string, w io.Writer
 	return err
 }
 
+// AppTeam is what the authorization layer asks; it is not recorded as a
+// call. Apps are in the default team unless teams says otherwise.
+func (f *fakeEngine) AppTeam(name string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.missing[name] {
+		return "", &platform.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("app %q not found", name)}
+	}
+	if t, ok := f.teams[name]; ok {
+		return t, nil
+	}
+	return platform.DefaultTeam, nil
+}
+
+func (f *fakeEngine) TeamHasApps(team string) (bool, error) {
+	return false, f.record("TeamHasApps", team)
+}
+
+func (f *fakeEngine) EnvKeys(name string) (map[string]string, error) {
+	if err := f.record("EnvKeys", name); err != nil {
+		return nil, err
+	}
+	return map[string]string{"KEY": platform.MaskedValue}, nil
+}
+
+func (f *fakeEngine) RevealEnv(name, key string) (string, error) {
+	if err := f.record("RevealEnv", name, key); err != nil {
+		return "", err
+	}
+	return "value-of-" + key, nil
+}
+
 func (f *fakeEngine) Status() platform.Status {
 	_ = f.record("Status")
 	return platform.Status{Apps: 2, Attachments: 1}
@@ -229,8 +265,9 @@ func (f *fakeEngine) Status() platform.Status {
 
 var _ Engine = (*fakeEngine)(nil)
 
-func newTestAPI(f *fakeEngine) *API {
-	return New("/paas/", func() (Engine, error) { return f, nil })
+func newTestAPI(t testing.TB, f *fakeEngine) *API {
+	b := &Backend{Engine: f, Auth: newTestAuth(t)}
+	return New("/paas/", SurfaceAdmin, func() (*Backend, error) { return b, nil })
 }
 
 type response struct {
@@ -269,7 +306,19 @@ func do(t *testing.T, h http.Handler, method, path, body string) response {
 
 // concretePath fills a route's path parameters.
 func concretePath(p string) string {
-	return strings.NewReplacer("{name}", "app1", "{id}", "d1", "{domain}", "a.example").Replace(p)
+	return strings.NewReplacer("{name}", "app1", "{id}", "d1", "{domain}", "a.example", "{key}", "KEY",
+		"{team}", "default", "{user}", "u_0000000000000000").Replace(p)
+}
+
+// isEngineRoute tells the routes that call the engine from those of the
+// identity service (tested in identity_test.go).
+func isEngineRoute(rt Route) bool {
+	for _, p := range []string{"auth.", "me.", "tokens.", "users.", "teams.", "members.", "audit.", "secrets."} {
+		if strings.HasPrefix(rt.ID, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func bodyFor(method string) string {
@@ -290,7 +339,7 @@ func TestEveryRouteIsReachable(t *testing.T) {
 	}{
 		"GET /status":                           {"Status", http.StatusOK, nil},
 		"GET /apps":                             {"Apps", http.StatusOK, nil},
-		"POST /apps":                            {"CreateApp", http.StatusCreated, []any{platform.AppInput{}}},
+		"POST /apps":                            {"CreateApp", http.StatusCreated, []any{platform.AppInput{Team: platform.DefaultTeam}}},
 		"GET /apps/{name}":                      {"App", http.StatusOK, []any{"app1"}},
 		"PATCH /apps/{name}":                    {"UpdateApp", http.StatusOK, []any{"app1", platform.AppPatch{}}},
 		"DELETE /apps/{name}":                   {"DeleteApp", http.StatusOK, []any{"app1"}},
@@ -314,13 +363,20 @@ func TestEveryRouteIsReachable(t *testing.T) {
 		"POST /apps/{name}/redirects":           {"AddRedirect", http.StatusCreated, []any{"app1", platform.Redirect{}}},
 		"DELETE /apps/{name}/redirects/{id}":    {"RemoveRedirect", http.StatusOK, []any{"app1", "d1"}},
 		"POST /apps/{name}/webhook/secret":      {"Webhook", http.StatusOK, []any{"app1", true}},
+		"GET /apps/{name}/env":                  {"EnvKeys", http.StatusOK, []any{"app1"}},
+		"POST /apps/{name}/env/{key}/reveal":    {"RevealEnv", http.StatusOK, []any{"app1", "KEY"}},
 	}
 	seen := map[string]string{}
+	engineRoutes := 0
 	for _, rt := range Routes {
+		if !isEngineRoute(rt) {
+			continue
+		}
+		engineRoutes++
 		key := rt.Method + " " + rt.Path
 		t.Run(key, func(t *testing.T) {
 			f := &fakeEngine{}
-			api := newTestAPI(f)
+			api := newTestAPI(t, f)
 			res := do(t, api, rt.Method, "/paas"+concretePath(rt.Path), bodyFor(rt.Method))
 			if res.status >= 300 {
 				t.Fatalf("status %d (%s), want success", res.status, res.error)
@@ -366,8 +422,8 @@ func TestEveryRouteIsReachable(t *testing.T) {
 			}
 		})
 	}
-	if len(want) != len(Routes) {
-		t.Errorf("the test knows %d routes, Routes has %d", len(want), len(Routes))
+	if len(want) != engineRoutes {
+		t.Errorf("the test knows %d routes, Routes has %d engine routes", len(want), engineRoutes)
 	}
 }
 
@@ -375,6 +431,9 @@ func TestWrongMethod(t *testing.T) {
 	// The methods each path serves, from the route list.
 	byPath := map[string][]string{}
 	for _, rt := range Routes {
+		if rt.PublicOnly {
+			continue // not served under /paas/
+		}
 		byPath[rt.Path] = append(byPath[rt.Path], rt.Method)
 	}
 	for path, methods := range byPath {
@@ -384,7 +443,7 @@ func TestWrongMethod(t *testing.T) {
 			}
 			t.Run(m+" "+path, func(t *testing.T) {
 				f := &fakeEngine{}
-				res := do(t, newTestAPI(f), m, "/paas"+concretePath(path), bodyFor(m))
+				res := do(t, newTestAPI(t, f), m, "/paas"+concretePath(path), bodyFor(m))
 				if res.status != http.StatusMethodNotAllowed {
 					t.Fatalf("status %d (%s), want 405", res.status, res.error)
 				}
@@ -413,7 +472,7 @@ func TestUnknownPath(t *testing.T) {
 	} {
 		for _, m := range []string{http.MethodGet, http.MethodPost} {
 			f := &fakeEngine{}
-			res := do(t, newTestAPI(f), m, p, bodyFor(m))
+			res := do(t, newTestAPI(t, f), m, p, bodyFor(m))
 			if res.status != http.StatusNotFound {
 				t.Errorf("%s %s: status %d (%s), want 404", m, p, res.status, res.error)
 			}
@@ -453,7 +512,7 @@ func TestBadBodies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeEngine{}
-			res := do(t, newTestAPI(f), tc.method, tc.path, tc.body)
+			res := do(t, newTestAPI(t, f), tc.method, tc.path, tc.body)
 			if res.status != tc.status {
 				t.Fatalf("status %d (%s), want %d", res.status, res.error, tc.status)
 			}
@@ -472,7 +531,7 @@ func TestBadBodies(t *testing.T) {
 
 func TestEmptyDeployBodyRedeploys(t *testing.T) {
 	f := &fakeEngine{}
-	res := do(t, newTestAPI(f), "POST", "/paas/apps/app1/deploys", "")
+	res := do(t, newTestAPI(t, f), "POST", "/paas/apps/app1/deploys", "")
 	if res.status != http.StatusAccepted {
 		t.Fatalf("status %d (%s), want 202", res.status, res.error)
 	}
@@ -487,7 +546,7 @@ func TestEmptyDeployBodyRedeploys(t *testing.T) {
 
 func TestBodyDecoding(t *testing.T) {
 	f := &fakeEngine{}
-	api := newTestAPI(f)
+	api := newTestAPI(t, f)
 	res := do(t, api, "POST", "/paas/apps", `{"name":"web","image":"nginx:1","port":80,"replicas":2,"env":{"A":"1"},"domains":["x.example.com"]}`)
 	if res.status != http.StatusCreated {
 		t.Fatalf("status %d (%s)", res.status, res.error)
@@ -544,7 +603,7 @@ func TestEngineErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeEngine{err: tc.err}
-			api := newTestAPI(f)
+			api := newTestAPI(t, f)
 			for _, req := range []struct{ method, path, body string }{
 				{"GET", "/paas/apps", ""},
 				{"GET", "/paas/apps/x", ""},
@@ -566,7 +625,7 @@ func TestEngineErrors(t *testing.T) {
 }
 
 func TestEngineUnavailable(t *testing.T) {
-	api := New("/paas", func() (Engine, error) {
+	api := New("/paas", SurfaceAdmin, func() (*Backend, error) {
 		return nil, &platform.Error{Status: http.StatusServiceUnavailable, Message: "the paas app is not configured"}
 	})
 	res := do(t, api, "GET", "/paas/apps", "")
@@ -594,7 +653,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeEngine{}
-			res := do(t, newTestAPI(f), tc.method, tc.path, tc.body)
+			res := do(t, newTestAPI(t, f), tc.method, tc.path, tc.body)
 			if res.status != http.StatusBadRequest {
 				t.Errorf("status %d (%s), want 400", res.status, res.error)
 			}
@@ -610,7 +669,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 
 func TestSuccessAnswers(t *testing.T) {
 	f := &fakeEngine{}
-	api := newTestAPI(f)
+	api := newTestAPI(t, f)
 	res := do(t, api, "GET", "/paas/status", "")
 	var st platform.Status
 	if err := json.Unmarshal(res.body, &st); err != nil || st.Apps != 2 || st.Attachments != 1 {
@@ -635,7 +694,7 @@ func TestSuccessAnswers(t *testing.T) {
 }
 
 func TestDeployLogsAsServerSentEvents(t *testing.T) {
-	api := newTestAPI(&fakeEngine{})
+	api := newTestAPI(t, &fakeEngine{})
 	req := httptest.NewRequest(http.MethodGet, "/paas/apps/app1/deploys/d1/logs", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	rec := httptest.NewRecorder()
@@ -647,7 +706,7 @@ func TestDeployLogsAsServerSentEvents(t *testing.T) {
 	// An error before the first byte is still a JSON error.
 	f := &fakeEngine{err: &platform.Error{Status: http.StatusNotFound, Message: "deployment \"x\" not found"}}
 	rec = httptest.NewRecorder()
-	newTestAPI(f).ServeHTTP(rec, req)
+	newTestAPI(t, f).ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotFound || !json.Valid(rec.Body.Bytes()) {
 		t.Fatalf("unknown deployment: %d %q, want 404 JSON", rec.Code, rec.Body.String())
 	}
@@ -670,7 +729,7 @@ func TestDeployUploadBodies(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/paas/apps/app1/deploys", strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
 			rec := httptest.NewRecorder()
-			newTestAPI(f).ServeHTTP(rec, req)
+			newTestAPI(t, f).ServeHTTP(rec, req)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body.String(), tc.status)
 			}

@@ -22,7 +22,7 @@ func newTestClient(t *testing.T, h http.Handler) *Client {
 
 func TestClientDo(t *testing.T) {
 	f := &fakeEngine{}
-	c := newTestClient(t, newTestAPI(f))
+	c := newTestClient(t, newTestAPI(t, f))
 	ctx := context.Background()
 
 	var v platform.AppView
@@ -134,7 +134,7 @@ func TestClientWaitDeployment(t *testing.T) {
 				}
 				f.deployments = append(f.deployments, d)
 			}
-			c := newTestClient(t, newTestAPI(f))
+			c := newTestClient(t, newTestAPI(t, f))
 			var seen []platform.DeploymentStatus
 			d, err := c.WaitDeployment(context.Background(), "web", "d1", func(d *platform.Deployment) { seen = append(seen, d.Status) })
 			if tc.wantErr == "" && err != nil {
@@ -155,7 +155,7 @@ func TestClientWaitDeployment(t *testing.T) {
 
 func TestClientWaitDeploymentContextEnds(t *testing.T) {
 	f := &fakeEngine{deployments: []*platform.Deployment{{ID: "d1", App: "web", Status: platform.StatusStarting}}}
-	c := newTestClient(t, newTestAPI(f))
+	c := newTestClient(t, newTestAPI(t, f))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -31,13 +31,13 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 // Provision keeps the config's context: admin modules are provisioned
 // before apps, so the paas app is looked up per request.
 func (a *AdminAPI) Provision(ctx caddy.Context) error {
-	a.api = admin.New("/paas", func() (admin.Engine, error) {
+	a.api = admin.New("/paas", admin.SurfaceAdmin, func() (*admin.Backend, error) {
 		mod, err := ctx.AppIfConfigured("paas")
 		if err != nil {
 			return nil, &platform.Error{Status: http.StatusServiceUnavailable,
 				Message: "the paas app is not configured: add the paas global option"}
 		}
-		return mod.(*App).engine, nil
+		return mod.(*App).Backend(), nil
 	})
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
+	"github.com/caddy-paas/caddy-paas/admin"
+	"github.com/caddy-paas/caddy-paas/auth"
 	"github.com/caddy-paas/caddy-paas/builder/gitsource"
 	"github.com/caddy-paas/caddy-paas/containers"
 	"github.com/caddy-paas/caddy-paas/platform"
@@ -76,9 +78,16 @@ type App struct {
 	// whether a domain resolves to one of them. Default: the addresses of
 	// the machine's interfaces.
 	PublicIPs []string `json:"public_ips,omitempty"`
+	// SessionIdle ends a dashboard session unused for this long.
+	// Default: 12h.
+	SessionIdle caddy.Duration `json:"session_idle,omitempty"`
+	// SessionLifetime ends a dashboard session this long after login,
+	// used or not. Default: 168h (7 days).
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
 
 	key    string
 	engine *platform.Engine
+	pooled *pooledEngine
 	logger *zap.Logger
 }
 
@@ -104,8 +113,18 @@ type GitPolicy struct {
 // pooledEngine is an engine with what it owns, for the usage pool.
 type pooledEngine struct {
 	engine *platform.Engine
+	auth   *auth.Service
+	store  *platform.Store
 	db     *storage.DB
+	sealer *storage.Sealer
+	dir    string
 	docker *containers.Docker
+}
+
+// rotateKey re-seals every secret of the data directory under a new
+// master key.
+func (p *pooledEngine) rotateKey(ctx context.Context) (string, error) {
+	return storage.RotateMasterKey(p.dir, p.db, p.sealer, p.store, p.auth)
 }
 
 // Destruct stops the engine when its last config goes away.
@@ -161,16 +180,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.Git != nil {
 		cfg.GitPolicy = gitsource.URLPolicy{AllowHosts: a.Git.AllowHosts, AllowHTTP: a.Git.AllowHTTP, AllowFile: a.Git.AllowFile}
 	}
+	if a.SessionIdle < 0 || a.SessionLifetime < 0 {
+		return fmt.Errorf("paas: session durations must not be negative")
+	}
+	authCfg := auth.Config{SessionIdle: time.Duration(a.SessionIdle), SessionLifetime: time.Duration(a.SessionLifetime)}
 	a.key = a.DataDir
 	val, loaded, err := engines.LoadOrNew(a.key, func() (caddy.Destructor, error) {
-		return openEngine(a.DataDir, a.DockerHost, cfg, a.logger)
+		return openEngine(a.DataDir, a.DockerHost, cfg, authCfg, a.logger)
 	})
 	if err != nil {
 		return fmt.Errorf("paas: %w", err)
 	}
-	a.engine = val.(*pooledEngine).engine
+	a.pooled = val.(*pooledEngine)
+	a.engine = a.pooled.engine
 	if loaded {
 		a.engine.Configure(cfg, a.logger)
+		a.pooled.auth.Configure(authCfg, a.logger)
 	}
 	st := configStorage(ctx)
 	if st == nil {
@@ -255,17 +280,12 @@ func storedCertificate(storage certmagic.Storage) platform.CertLookup {
 	}
 }
 
-func openEngine(dir, dockerHost string, cfg platform.Config, logger *zap.Logger) (*pooledEngine, error) {
+func openEngine(dir, dockerHost string, cfg platform.Config, authCfg auth.Config, logger *zap.Logger) (*pooledEngine, error) {
 	db, err := storage.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	key, err := storage.LoadOrCreateMasterKey(dir)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	sealer, err := storage.NewSealer(key)
+	sealer, err := storage.OpenSealer(dir, db)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -275,8 +295,24 @@ func openEngine(dir, dockerHost string, cfg platform.Config, logger *zap.Logger)
 		db.Close()
 		return nil, err
 	}
-	engine := platform.NewEngine(cfg, platform.NewStore(db, sealer), docker, logger)
-	return &pooledEngine{engine: engine, db: db, docker: docker}, nil
+	store := platform.NewStore(db, sealer)
+	engine := platform.NewEngine(cfg, store, docker, logger)
+	authSvc, err := auth.NewService(db, sealer, authCfg, logger)
+	if err != nil {
+		docker.Close()
+		db.Close()
+		return nil, err
+	}
+	// First start: no user yet. The one-time setup token signs up the
+	// first admin on the paas_dashboard site; it lives in memory only and
+	// a restart makes a new one.
+	if tok, err := authSvc.IssueSetupToken(); err != nil {
+		logger.Error("issuing the setup token", zap.Error(err))
+	} else if tok != "" {
+		logger.Warn("no user yet: open the paas_dashboard site and sign up the first admin with this one-time setup token, or run `caddy paas users create --admin EMAIL`",
+			zap.String("setup_token", tok))
+	}
+	return &pooledEngine{engine: engine, auth: authSvc, store: store, db: db, sealer: sealer, dir: dir, docker: docker}, nil
 }
 
 // Start starts the engine on its first config; later configs find it
@@ -297,6 +333,12 @@ func (a *App) Cleanup() error {
 
 // Engine returns the engine this app runs.
 func (a *App) Engine() *platform.Engine { return a.engine }
+
+// Backend is what the API front doors call: the engine, the identity
+// service and the key rotation.
+func (a *App) Backend() *admin.Backend {
+	return &admin.Backend{Engine: a.engine, Auth: a.pooled.auth, RotateKey: a.pooled.rotateKey}
+}
 
 // paasEngine finds the engine of the config that ctx belongs to.
 func paasEngine(ctx caddy.Context) (*platform.Engine, error) {

@@ -29,6 +29,8 @@ func init() {
 //		git_allow_hosts <host|ip|cidr>...
 //		git_allow_http
 //		git_allow_file
+//		session_idle     <duration>
+//		session_lifetime <duration>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -74,7 +76,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case "network":
 				a.Network = val
 			}
-		case "health_timeout", "drain_timeout", "build_timeout":
+		case "health_timeout", "drain_timeout", "build_timeout", "session_idle", "session_lifetime":
 			val, err := one()
 			if err != nil {
 				return err
@@ -88,6 +90,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.HealthTimeout = caddy.Duration(dur)
 			case "drain_timeout":
 				a.DrainTimeout = caddy.Duration(dur)
+			case "session_idle":
+				a.SessionIdle = caddy.Duration(dur)
+			case "session_lifetime":
+				a.SessionLifetime = caddy.Duration(dur)
 			default:
 				a.BuildTimeout = caddy.Duration(dur)
 			}

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-paas/caddy-paas/admin"
+	"github.com/caddy-paas/caddy-paas/auth"
 	"github.com/caddy-paas/caddy-paas/platform"
 	"github.com/caddy-paas/caddy-paas/webhooks"
 )
@@ -24,11 +27,14 @@ func init() {
 }
 
 // Dashboard is the handler `paas_dashboard`: the public face of the
-// platform on its own site. Today it serves the git providers' push
-// webhooks at POST /webhooks/{app}/{provider}; the dashboard, the
-// authenticated API and MCP join it here.
+// platform on its own site. It serves the authenticated public API under
+// /api/v1/ (session cookie or bearer token, the same operations and JSON
+// as the admin endpoint's /paas/) and the git providers' push webhooks at
+// POST /webhooks/{app}/{provider}; the dashboard pages and MCP join it
+// here.
 type Dashboard struct {
 	engine *platform.Engine
+	api    *admin.API
 	logger *zap.Logger
 }
 
@@ -43,13 +49,30 @@ func (Dashboard) CaddyModule() caddy.ModuleInfo {
 // Provision finds the engine.
 func (h *Dashboard) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	var err error
-	h.engine, err = paasEngine(ctx)
-	return err
+	mod, err := ctx.App("paas")
+	if err != nil {
+		return fmt.Errorf("loading the paas app: %w", err)
+	}
+	app := mod.(*App)
+	h.engine = app.engine
+	backend := app.Backend()
+	h.api = admin.New(apiPrefix, admin.SurfacePublic, func() (*admin.Backend, error) { return backend, nil })
+	return nil
 }
+
+// apiPrefix is where the public API lives on the dashboard site.
+const apiPrefix = "/api/v1"
 
 // ServeHTTP serves the dashboard site.
 func (h *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if r.URL.Path == apiPrefix || strings.HasPrefix(r.URL.Path, apiPrefix+"/") {
+		// The real client address is Caddy's: X-Forwarded-For counts only
+		// from the server's trusted_proxies.
+		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		info := auth.RequestInfo{ClientIP: ip, UserAgent: r.UserAgent(), Secure: r.TLS != nil}
+		h.api.ServeHTTP(w, r.WithContext(auth.WithRequestInfo(r.Context(), info)))
+		return nil
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/webhooks/")
 	if !ok {
 		return writeJSONError(w, http.StatusNotFound, "not found")

@@ -32,7 +32,10 @@ var (
 // App is the desired state of one app, with env values in plain text. It
 // lives in memory only; storage holds env values sealed.
 type App struct {
-	Name       string            `json:"name"`
+	Name string `json:"name"`
+	// Team is the team that owns the app ("" in records older than teams:
+	// the default team).
+	Team       string            `json:"team,omitempty"`
 	Image      string            `json:"image,omitempty"`
 	Port       int               `json:"port"`
 	Env        map[string]string `json:"env,omitempty"`
@@ -92,7 +95,9 @@ type GitSource struct {
 // AppInput is what a user gives to create an app. Pointers tell "not given"
 // from a zero value.
 type AppInput struct {
-	Name       string            `json:"name"`
+	Name string `json:"name"`
+	// Team is the team that owns the app. Default: the default team.
+	Team       string            `json:"team,omitempty"`
 	Image      string            `json:"image,omitempty"`
 	Port       *int              `json:"port,omitempty"`
 	Env        map[string]string `json:"env,omitempty"`

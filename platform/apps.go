@@ -29,7 +29,9 @@ const (
 // AppView is an app as the API shows it: env values masked, with its hosts
 // and live status.
 type AppView struct {
-	Name       string            `json:"name"`
+	Name string `json:"name"`
+	// Team is the team that owns the app.
+	Team       string            `json:"team"`
 	Image      string            `json:"image,omitempty"`
 	Port       int               `json:"port"`
 	Env        map[string]string `json:"env"`
@@ -64,7 +66,7 @@ type AppView struct {
 
 func (e *Engine) view(a *App, latest *Deployment) *AppView {
 	v := &AppView{
-		Name: a.Name, Image: a.Image, Port: a.Port, Replicas: a.Replicas,
+		Name: a.Name, Team: a.TeamName(), Image: a.Image, Port: a.Port, Replicas: a.Replicas,
 		HealthPath: a.HealthPath, Domains: append([]string{}, a.Domains...),
 		Hosts: e.hosts(a), Current: a.Current, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		Env: make(map[string]string, len(a.Env)), DeployKey: a.DeployKeyPublic,
@@ -183,7 +185,13 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 	if err := ValidateAppName(in.Name); err != nil {
 		return nil, err
 	}
-	a := &App{Name: in.Name, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env, Build: in.Build, WebhookSecret: newSecret()}
+	if in.Team == "" {
+		in.Team = DefaultTeam
+	}
+	if !appNameRe.MatchString(in.Team) {
+		return nil, invalid("team name %q is invalid", truncate(in.Team, 80))
+	}
+	a := &App{Name: in.Name, Team: in.Team, Image: in.Image, Port: 8080, Replicas: 1, Env: in.Env, Build: in.Build, WebhookSecret: newSecret()}
 	if in.Git != nil {
 		if in.Image != "" {
 			return nil, invalid("give an image or a git repository, not both")

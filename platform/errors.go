@@ -15,6 +15,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// HTTPStatus is the status the error maps to.
+func (e *Error) HTTPStatus() int { return e.Status }
+
 func invalid(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
@@ -27,11 +30,12 @@ func conflict(format string, args ...any) error {
 	return &Error{Status: http.StatusConflict, Message: fmt.Sprintf(format, args...)}
 }
 
-// StatusOf returns the HTTP status for err: the one of an *Error, else 500.
+// StatusOf returns the HTTP status for err: the one of an error with an
+// HTTPStatus method (such as *Error), else 500.
 func StatusOf(err error) int {
-	var e *Error
+	var e interface{ HTTPStatus() int }
 	if errors.As(err, &e) {
-		return e.Status
+		return e.HTTPStatus()
 	}
 	return http.StatusInternalServerError
 }

@@ -52,7 +52,7 @@ func TestStoreRoundTripSealsEnv(t *testing.T) {
 			if bytes.Contains(raw, []byte(canary)) {
 				t.Errorf("app record %s holds the plaintext: %s", key, raw)
 			}
-			if !bytes.Contains(raw, []byte(`"SECRET":"sealed:v1:`)) {
+			if !bytes.Contains(raw, []byte(`"SECRET":"sealed:v2:`)) {
 				t.Errorf("app record %s has no sealed SECRET: %s", key, raw)
 			}
 			return nil
@@ -222,7 +222,7 @@ func TestEngineSealsEnv(t *testing.T) {
 	if bytes.Contains(raw, []byte(canary)) {
 		t.Error("the database file holds an env value in plain text")
 	}
-	for _, key := range []string{"API_KEY", "OTHER_KEY", "THIRD_KEY", "sealed:v1:"} {
+	for _, key := range []string{"API_KEY", "OTHER_KEY", "THIRD_KEY", "sealed:v2:"} {
 		if !bytes.Contains(raw, []byte(key)) {
 			t.Errorf("the database file does not hold %q: the check reads the wrong file", key)
 		}

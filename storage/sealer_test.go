@@ -2,11 +2,15 @@ package storage
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -74,8 +78,8 @@ func TestSealerRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("test %d: Seal: %v", i, err)
 		}
-		if !strings.HasPrefix(sealed, sealedPrefix) {
-			t.Errorf("test %d: sealed value %q lacks prefix %q", i, truncateForLog(sealed), sealedPrefix)
+		if prefix := sealedV2Prefix + s.KeyID() + ":"; !strings.HasPrefix(sealed, prefix) {
+			t.Errorf("test %d: sealed value %q lacks prefix %q", i, truncateForLog(sealed), prefix)
 		}
 		if tc.plaintext != "" && strings.Contains(sealed, tc.plaintext) {
 			t.Errorf("test %d: sealed value contains the plaintext", i)
@@ -130,6 +134,7 @@ func TestSealerOpenFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sealedPrefix := sealedV2Prefix + s.KeyID() + ":"
 	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimPrefix(sealed, sealedPrefix))
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +144,9 @@ func TestSealerOpenFailures(t *testing.T) {
 		b[i] ^= 0x01
 		return sealedPrefix + base64.RawStdEncoding.EncodeToString(b)
 	}
+	// The same ciphertext as a v1 value (which names no key) still has to
+	// pass the key: it opens with none but s's.
+	asV1 := sealedV1Prefix + strings.TrimPrefix(sealed, sealedPrefix)
 
 	for _, tc := range []struct {
 		name   string
@@ -156,7 +164,13 @@ func TestSealerOpenFailures(t *testing.T) {
 		{name: "truncated", sealer: s, value: sealed[:len(sealed)-4], aad: aad},
 		{name: "too short", sealer: s, value: sealedPrefix + base64.RawStdEncoding.EncodeToString([]byte("short")), aad: aad},
 		{name: "not sealed", sealer: s, value: canary, aad: aad},
-		{name: "other prefix version", sealer: s, value: strings.Replace(sealed, "sealed:v1:", "sealed:v2:", 1), aad: aad},
+		{name: "other prefix version", sealer: s, value: strings.Replace(sealed, "sealed:v2:", "sealed:v3:", 1), aad: aad},
+		{name: "unknown key id", sealer: s, value: strings.Replace(sealed, s.KeyID(), other.KeyID(), 1), aad: aad},
+		{name: "key id of the other key", sealer: other, value: sealed, aad: aad},
+		{name: "malformed key id", sealer: s, value: strings.Replace(sealed, s.KeyID(), "XYZ", 1), aad: aad},
+		{name: "v2 without key id", sealer: s, value: sealedV2Prefix + strings.TrimPrefix(sealed, sealedPrefix), aad: aad},
+		{name: "v1 under another key", sealer: other, value: asV1, aad: aad},
+		{name: "v1 wrong aad", sealer: s, value: asV1, aad: "env/app/OTHER"},
 		{name: "malformed base64", sealer: s, value: sealedPrefix + "!!!" + canary, aad: aad},
 		{name: "empty", sealer: s, value: "", aad: aad},
 	} {
@@ -358,4 +372,175 @@ func truncateForLog(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// sealV1 seals the way sealers did before key ids.
+func sealV1(t *testing.T, key []byte, plaintext, aad string) string {
+	t.Helper()
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		t.Fatal(err)
+	}
+	return sealedV1Prefix + base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(plaintext), []byte(aad)))
+}
+
+func TestKeyIDOf(t *testing.T) {
+	key := testKey(t)
+	id := KeyIDOf(key)
+	if len(id) != 8 || !isKeyID(id) {
+		t.Fatalf("KeyIDOf = %q, want 8 lowercase hex characters", id)
+	}
+	sum := sha256.Sum256(key)
+	if want := hex.EncodeToString(sum[:4]); id != want {
+		t.Errorf("KeyIDOf = %q, want %q", id, want)
+	}
+	if KeyIDOf(testKey(t)) == id {
+		t.Error("two random keys have the same id")
+	}
+	s, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.KeyID() != id {
+		t.Errorf("KeyID = %q, want %q", s.KeyID(), id)
+	}
+	if strings.Contains(id, hex.EncodeToString(key)[:8]) {
+		t.Error("the key id is the start of the key")
+	}
+}
+
+func TestIsSealedAndSealedKeyID(t *testing.T) {
+	s := testSealer(t)
+	v2, err := s.Seal(canary, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := sealV1(t, testKey(t), canary, "a")
+	for _, tc := range []struct {
+		value  string
+		sealed bool
+		kid    string
+	}{
+		{value: v2, sealed: true, kid: s.KeyID()},
+		{value: v1, sealed: true, kid: ""},
+		{value: "sealed:v2:0123abcd:AAAA", sealed: true, kid: "0123abcd"},
+		{value: "sealed:v2:0123ABCD:AAAA", sealed: true, kid: ""},
+		{value: "sealed:v2:0123abc:AAAA", sealed: true, kid: ""},
+		{value: "sealed:v2:AAAA", sealed: true, kid: ""},
+		{value: "sealed:v3:0123abcd:AAAA", sealed: false, kid: ""},
+		{value: canary, sealed: false, kid: ""},
+		{value: "", sealed: false, kid: ""},
+		{value: " " + v2, sealed: false, kid: ""},
+	} {
+		if got := IsSealed(tc.value); got != tc.sealed {
+			t.Errorf("IsSealed(%q) = %v, want %v", truncateForLog(tc.value), got, tc.sealed)
+		}
+		if got := SealedKeyID(tc.value); got != tc.kid {
+			t.Errorf("SealedKeyID(%q) = %q, want %q", truncateForLog(tc.value), got, tc.kid)
+		}
+	}
+}
+
+func TestSealerSeveralKeys(t *testing.T) {
+	keyA, keyB, keyC := testKey(t), testKey(t), testKey(t)
+	idA, idB, idC := KeyIDOf(keyA), KeyIDOf(keyB), KeyIDOf(keyC)
+	s, err := NewSealer(keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	underA, _ := s.Seal(canary+"A", "x")
+	v1A := sealV1(t, keyA, canary+"v1A", "x")
+	v1B := sealV1(t, keyB, canary+"v1B", "x")
+	v1C := sealV1(t, keyC, canary+"v1C", "x")
+
+	if _, err := s.SealWith(idB, canary, "x"); err == nil {
+		t.Error("SealWith a key that is not loaded succeeded")
+	}
+	if err := s.SetPrimary(idB); err == nil {
+		t.Error("SetPrimary of a key that is not loaded succeeded")
+	}
+	if err := s.AddKey(keyB[:16]); err == nil {
+		t.Error("AddKey of a 16-byte key succeeded")
+	}
+	if err := s.AddKey(keyB); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddKey(keyB); err != nil {
+		t.Fatalf("adding a key twice: %v", err)
+	}
+	if got, want := s.KeyIDs(), sortedIDs(idA, idB); !equalStrings(got, want) {
+		t.Errorf("KeyIDs = %v, want %v", got, want)
+	}
+	if s.KeyID() != idA {
+		t.Errorf("AddKey changed the primary to %s", s.KeyID())
+	}
+	if v, _ := s.Seal(canary, "x"); SealedKeyID(v) != idA {
+		t.Errorf("Seal after AddKey used key %s, want the primary %s", SealedKeyID(v), idA)
+	}
+	underB, err := s.SealWith(idB, canary+"B", "x")
+	if err != nil || SealedKeyID(underB) != idB {
+		t.Fatalf("SealWith(B) = %q, %v", truncateForLog(underB), err)
+	}
+
+	opens := func(step string, want map[string]string, fail []string) {
+		t.Helper()
+		for v, plain := range want {
+			if got, err := s.Open(v, "x"); err != nil || got != plain {
+				t.Errorf("%s: Open(%s) = (%q, %v), want %q", step, truncateForLog(v), got, err, plain)
+			}
+		}
+		for _, v := range fail {
+			if got, err := s.Open(v, "x"); err == nil {
+				t.Errorf("%s: Open(%s) = %q, want an error", step, truncateForLog(v), got)
+			}
+		}
+	}
+	opens("A and B loaded", map[string]string{underA: canary + "A", underB: canary + "B", v1A: canary + "v1A", v1B: canary + "v1B"}, []string{v1C})
+
+	if err := s.SetPrimary(idB); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Seal(canary, "x"); SealedKeyID(v) != idB {
+		t.Errorf("Seal after SetPrimary(B) used key %s", SealedKeyID(v))
+	}
+	s.DropKey(idB) // the primary: nothing happens
+	if s.KeyID() != idB || len(s.KeyIDs()) != 2 {
+		t.Errorf("DropKey of the primary changed the keys: primary %s, keys %v", s.KeyID(), s.KeyIDs())
+	}
+	s.DropKey(idC) // not loaded: nothing happens
+	s.DropKey(idA)
+	if got := s.KeyIDs(); !equalStrings(got, []string{idB}) {
+		t.Errorf("KeyIDs after DropKey(A) = %v", got)
+	}
+	opens("A dropped", map[string]string{underB: canary + "B", v1B: canary + "v1B"}, []string{underA, v1A, v1C})
+	_, err = s.Open(underA, "x")
+	if err == nil || !strings.Contains(err.Error(), idA) {
+		t.Errorf("Open under a dropped key: error %v does not name key %s", err, idA)
+	}
+}
+
+func sortedIDs(ids ...string) []string {
+	out := append([]string(nil), ids...)
+	sort.Strings(out)
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,395 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/caddy-paas/caddy-paas/auth"
+	"github.com/caddy-paas/caddy-paas/platform"
+)
+
+// The handlers of users, teams, tokens, sessions and the audit log. Like
+// every handler they only decode, call and encode: authorization happened
+// before them (authz.go).
+
+func authOf(r *http.Request) *auth.Service { return callFrom(r).backend.Auth }
+
+func principalOf(r *http.Request) *auth.Principal { return auth.PrincipalFrom(r.Context()) }
+
+func (a *API) listEnv(e Engine, w http.ResponseWriter, r *http.Request) error {
+	env, err := e.EnvKeys(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, env)
+}
+
+func (a *API) revealEnv(e Engine, w http.ResponseWriter, r *http.Request) error {
+	key := r.PathValue("key")
+	v, err := e.RevealEnv(r.PathValue("name"), key)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, map[string]string{"key": key, "value": v})
+}
+
+// setSession sets the session cookie: HttpOnly, SameSite=Lax, Secure over
+// HTTPS, for the session's whole lifetime (the server also ends it when
+// idle).
+func setSession(w http.ResponseWriter, r *http.Request, s *auth.IssuedSession) {
+	http.SetCookie(w, &http.Cookie{
+		Name: auth.SessionCookie, Value: s.ID, Path: "/", Expires: s.Expires,
+		HttpOnly: true, Secure: auth.RequestInfoFrom(r.Context()).Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: auth.SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: auth.RequestInfoFrom(r.Context()).Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// loginAnswer is what login, setup and invitation answer: the user and the
+// session's CSRF token, to send back in X-CSRF-Token.
+type loginAnswer struct {
+	User      *auth.User `json:"user"`
+	CSRFToken string     `json:"csrf_token"`
+}
+
+func (a *API) loggedIn(w http.ResponseWriter, r *http.Request, u *auth.User, s *auth.IssuedSession) error {
+	setSession(w, r, s)
+	c := callFrom(r)
+	c.principal = &auth.Principal{Kind: auth.KindSession, User: u}
+	c.target = "user/" + u.Email
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, loginAnswer{User: u, CSRFToken: s.CSRF})
+}
+
+func (a *API) authStatus(e Engine, w http.ResponseWriter, r *http.Request) error {
+	has, err := authOf(r).HasUsers()
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"setup_required": !has}
+	if p := principalOf(r); p != nil && p.User != nil {
+		out["user"] = p.User
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) setup(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.SetupInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	u, s, err := authOf(r).Setup(r.Context(), in, auth.RequestInfoFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	return a.loggedIn(w, r, u, s)
+}
+
+func (a *API) login(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.LoginInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	callFrom(r).target = "user/" + truncate(in.Email, 100)
+	u, s, err := authOf(r).Login(r.Context(), in, auth.RequestInfoFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	return a.loggedIn(w, r, u, s)
+}
+
+func (a *API) acceptInvite(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.AcceptInviteInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	u, s, err := authOf(r).AcceptInvite(r.Context(), in, auth.RequestInfoFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	return a.loggedIn(w, r, u, s)
+}
+
+func (a *API) logout(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := authOf(r).Logout(principalOf(r).SessionKey); err != nil {
+		return err
+	}
+	clearSession(w, r)
+	return writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
+}
+
+func (a *API) me(e Engine, w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r)
+	out := map[string]any{"kind": p.Kind, "user": p.User, "teams": p.Teams}
+	if p.Token != nil {
+		out["token"] = p.Token
+	}
+	if p.Kind == auth.KindSession {
+		out["csrf_token"] = p.CSRF
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) changePassword(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	p := principalOf(r)
+	svc := authOf(r)
+	if err := svc.ChangePassword(r.Context(), p.User.ID, in.CurrentPassword, in.NewPassword); err != nil {
+		return err
+	}
+	// Every session ended, this one too: log in again with the new
+	// password.
+	clearSession(w, r)
+	return writeJSON(w, http.StatusOK, map[string]string{"result": "password changed: every session has ended, log in again"})
+}
+
+func (a *API) beginTOTP(e Engine, w http.ResponseWriter, r *http.Request) error {
+	out, err := authOf(r).BeginTOTP(r.Context(), principalOf(r).User.ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) confirmTOTP(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := authOf(r).ConfirmTOTP(r.Context(), principalOf(r).User.ID, in.Code)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) disableTOTP(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := authOf(r).DisableTOTP(r.Context(), principalOf(r).User.ID, in.Password); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]bool{"totp_enabled": false})
+}
+
+func (a *API) listTokens(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := authOf(r).Tokens(principalOf(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) createToken(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.TokenInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	in.Team = teamFrom(r)
+	out, err := authOf(r).CreateToken(r.Context(), principalOf(r), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) deleteToken(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := authOf(r).DeleteToken(r.Context(), principalOf(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+}
+
+func (a *API) listUsers(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := authOf(r).Users()
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []auth.User{}
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) createUser(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.UserInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := authOf(r).CreateUser(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) getUser(e Engine, w http.ResponseWriter, r *http.Request) error {
+	u, err := authOf(r).User(r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, u)
+}
+
+func (a *API) updateUser(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.UserPatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	u, err := authOf(r).UpdateUser(r.Context(), r.PathValue("user"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, u)
+}
+
+func (a *API) deleteUser(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := authOf(r).DeleteUser(r.Context(), r.PathValue("user")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("user")})
+}
+
+func (a *API) listTeams(e Engine, w http.ResponseWriter, r *http.Request) error {
+	list, err := authOf(r).Teams(principalOf(r))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*auth.TeamView{}
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) createTeam(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	callFrom(r).team = in.Name
+	t, err := authOf(r).CreateTeam(r.Context(), principalOf(r), in.Name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, t)
+}
+
+func (a *API) getTeam(e Engine, w http.ResponseWriter, r *http.Request) error {
+	t, err := authOf(r).Team(principalOf(r), r.PathValue("team"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, t)
+}
+
+func (a *API) deleteTeam(e Engine, w http.ResponseWriter, r *http.Request) error {
+	team := r.PathValue("team")
+	has, err := e.TeamHasApps(team)
+	if err != nil {
+		return err
+	}
+	if has {
+		return &platform.Error{Status: http.StatusConflict, Message: "team \"" + team + "\" still has apps: delete or move them first"}
+	}
+	if err := authOf(r).DeleteTeam(r.Context(), team); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"deleted": team})
+}
+
+func (a *API) addMember(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in auth.MemberInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := authOf(r).AddMember(r.Context(), principalOf(r), r.PathValue("team"), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) setRole(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Role auth.Role `json:"role"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	m, err := authOf(r).SetRole(r.Context(), principalOf(r), r.PathValue("team"), r.PathValue("user"), in.Role)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, m)
+}
+
+func (a *API) removeMember(e Engine, w http.ResponseWriter, r *http.Request) error {
+	if err := authOf(r).RemoveMember(r.Context(), principalOf(r), r.PathValue("team"), r.PathValue("user")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"removed": r.PathValue("user")})
+}
+
+func (a *API) teamAudit(e Engine, w http.ResponseWriter, r *http.Request) error {
+	f, err := auth.ParseAuditFilter(r.URL.Query().Get("before"), r.URL.Query().Get("limit"))
+	if err != nil {
+		return err
+	}
+	f.Team = r.PathValue("team")
+	list, err := authOf(r).Audit(f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) listAudit(e Engine, w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f, err := auth.ParseAuditFilter(q.Get("before"), q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	f.Team = q.Get("team")
+	list, err := authOf(r).Audit(f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) rotateKey(e Engine, w http.ResponseWriter, r *http.Request) error {
+	rotate := callFrom(r).backend.RotateKey
+	if rotate == nil {
+		return &platform.Error{Status: http.StatusServiceUnavailable, Message: "key rotation is not available"}
+	}
+	kid, err := rotate(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"key_id": kid})
+}
