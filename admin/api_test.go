@@ -241,7 +241,17 @@ func (f *fakeEngine) AppTeam(name string) (string, error) {
 }
 
 func (f *fakeEngine) TeamHasApps(team string) (bool, error) {
-	return false, f.record("TeamHasApps", team)
+	if err := f.record("TeamHasApps", team); err != nil {
+		return false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.teams {
+		if t == team {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (f *fakeEngine) EnvKeys(name string) (map[string]string, error) {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"testing"
 
 	"go.uber.org/zap"
@@ -33,3 +34,5 @@ func newTestAuth(t testing.TB) *auth.Service {
 	}
 	return svc
 }
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
