@@ -92,6 +92,14 @@ func NormalizeEmail(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
+// checkPassword is ValidatePassword as a 400 error for the API.
+func checkPassword(pw string) error {
+	if err := checkPassword(pw); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
+}
+
 func validateName(s string) error {
 	if len(s) > 100 || strings.ContainsAny(s, "\r\n\x00") {
 		return invalid("name must be at most 100 characters on one line")
@@ -216,7 +224,7 @@ func (s *Service) createUser(tx *storage.Tx, in UserInput) (*CreatedUser, error)
 		}
 		out.GeneratedPassword = pw
 	}
-	if err := ValidatePassword(pw); err != nil {
+	if err := checkPassword(pw); err != nil {
 		return nil, err
 	}
 	if _, err := userByEmail(tx, email); err == nil {
@@ -270,7 +278,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*User
 			u.Disabled, revoke = *p.Disabled, true
 		}
 		if p.Password != nil {
-			if err := ValidatePassword(*p.Password); err != nil {
+			if err := checkPassword(*p.Password); err != nil {
 				return err
 			}
 			if u.PasswordHash, err = HashPassword(*p.Password); err != nil {
@@ -354,7 +362,7 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 // ChangePassword sets a user's own password after checking the current
 // one. Every session of the user ends; the caller issues a new one.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
-	if err := ValidatePassword(next); err != nil {
+	if err := checkPassword(next); err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *storage.Tx) error {

@@ -28,15 +28,18 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "paas",
-		Usage: "<apps|deploy|deploys|rollback> ...",
-		Short: "Manages caddy-paas apps through the admin endpoint",
+		Usage: "<apps|deploy|deploys|rollback|users|teams|members|audit|secrets|env> ...",
+		Short: "Manages caddy-paas apps, users and teams through the admin endpoint",
 		Long: `
-Manages the apps of a running caddy-paas through Caddy's admin endpoint
+Manages the apps, users and teams of a running caddy-paas through Caddy's admin endpoint
 (localhost:2019 unless --address or CADDY_ADMIN says otherwise).
 
   caddy paas apps create hello --image hello:1 --port 8080 --env VERSION=v1
   caddy paas deploy hello --image hello:2 --wait
   caddy paas apps list
+  caddy paas users create --admin alice@example.com
+  caddy paas members add default bob@example.com --role developer
+  caddy paas audit --limit 20
 
 Every command prints a table, or JSON with --json. Errors exit with code 1.`,
 		CobraFunc: buildCommands,
@@ -51,7 +54,7 @@ type cli struct {
 }
 
 func buildCommands(cmd *cobra.Command) {
-	c := &cli{out: os.Stdout}
+	c := &cli{out: cmd.OutOrStdout()}
 	cmd.PersistentFlags().StringVar(&c.address, "address", "", "Address of the admin endpoint (default: $CADDY_ADMIN or localhost:2019)")
 	cmd.PersistentFlags().BoolVar(&c.json, "json", false, "Print JSON instead of a table")
 
@@ -519,6 +522,8 @@ func buildCommands(cmd *cobra.Command) {
 	rollbackCmd.Flags().BoolVar(&rollback.wait, "wait", false, "Wait until the deploy is live or failed")
 	rollbackCmd.Flags().DurationVar(&rollback.timeout, "timeout", 5*time.Minute, "How long --wait waits")
 	cmd.AddCommand(rollbackCmd)
+
+	buildIdentityCommands(cmd, c)
 }
 
 // uploadDir packs dir as a tar.gz in a temporary file, then uploads it
