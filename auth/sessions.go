@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-paas/caddy-paas/storage"
 )
 
@@ -151,6 +153,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		return nil, nil, err
 	}
 	s.accounts.Reset(accountKey)
+	// Sweep expired sessions now and then: on logins, which are rare.
+	if err := s.expireSessions(); err != nil {
+		s.log().Warn("removing expired sessions", zap.Error(err))
+	}
 	return user, sess, nil
 }
 

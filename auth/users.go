@@ -94,7 +94,7 @@ func NormalizeEmail(s string) (string, error) {
 
 // checkPassword is ValidatePassword as a 400 error for the API.
 func checkPassword(pw string) error {
-	if err := checkPassword(pw); err != nil {
+	if err := ValidatePassword(pw); err != nil {
 		return invalid("%v", err)
 	}
 	return nil
