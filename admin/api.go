@@ -185,6 +185,12 @@ func jsonMessage(err error) string {
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
+	// A browser never sniffs an answer into HTML (names and log lines
+	// are data), and no cache keeps one.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
 }
