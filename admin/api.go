@@ -282,7 +282,7 @@ func (a *API) deleteApp(e Engine, w http.ResponseWriter, r *http.Request) error 
 	if err := e.DeleteApp(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
+	return writeJSON(w, http.StatusOK, Deleted{r.PathValue("name")})
 }
 
 func (a *API) stopApp(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -391,7 +391,7 @@ func (a *API) createDeployKey(e Engine, w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, map[string]string{"public_key": pub})
+	return writeJSON(w, http.StatusCreated, PublicKey{pub})
 }
 
 func (a *API) listRedirects(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -421,7 +421,7 @@ func (a *API) removeRedirect(e Engine, w http.ResponseWriter, r *http.Request) e
 	if err := e.RemoveRedirect(r.PathValue("name"), r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	return writeJSON(w, http.StatusOK, Deleted{r.PathValue("id")})
 }
 
 func (a *API) listDomains(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -433,10 +433,7 @@ func (a *API) listDomains(e Engine, w http.ResponseWriter, r *http.Request) erro
 }
 
 func (a *API) addDomains(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		// Domains are the custom domains to add.
-		Domains []string `json:"domains"`
-	}
+	var in DomainsInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -479,7 +476,7 @@ func (a *API) removeCert(e Engine, w http.ResponseWriter, r *http.Request) error
 	if err := e.RemoveCert(r.PathValue("name"), r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	return writeJSON(w, http.StatusOK, Deleted{r.PathValue("id")})
 }
 
 func (a *API) webhook(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -594,10 +591,7 @@ func (s *sseWriter) finish() {
 }
 
 func (a *API) rollback(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		// Deployment is the id of the deployment to run again.
-		Deployment string `json:"deployment"`
-	}
+	var in RollbackInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}

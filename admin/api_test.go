@@ -417,6 +417,9 @@ func TestEveryRouteIsReachable(t *testing.T) {
 			if !ok {
 				t.Fatalf("route %s is not in this test's table: add what it must call", key)
 			}
+			if res.status != rt.SuccessStatus() {
+				t.Errorf("status %d, the route table says %d", res.status, rt.SuccessStatus())
+			}
 			if c.method != w.call || res.status != w.status {
 				t.Errorf("reached %s with status %d, want %s with %d", c.method, res.status, w.call, w.status)
 			}

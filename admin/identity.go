@@ -30,7 +30,7 @@ func (a *API) revealEnv(e Engine, w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, map[string]string{"key": key, "value": v})
+	return writeJSON(w, http.StatusOK, RevealedEnv{Key: key, Value: v})
 }
 
 // setSession sets the session cookie: HttpOnly, SameSite=Lax, Secure over
@@ -50,20 +50,13 @@ func clearSession(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// loginAnswer is what login, setup and invitation answer: the user and the
-// session's CSRF token, to send back in X-CSRF-Token.
-type loginAnswer struct {
-	User      *auth.User `json:"user"`
-	CSRFToken string     `json:"csrf_token"`
-}
-
 func (a *API) loggedIn(w http.ResponseWriter, r *http.Request, u *auth.User, s *auth.IssuedSession) error {
 	setSession(w, r, s)
 	c := callFrom(r)
 	c.principal = &auth.Principal{Kind: auth.KindSession, User: u}
 	c.target = "user/" + u.Email
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, loginAnswer{User: u, CSRFToken: s.CSRF})
+	return writeJSON(w, http.StatusOK, LoginAnswer{User: u, CSRFToken: s.CSRF})
 }
 
 func (a *API) authStatus(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -71,9 +64,9 @@ func (a *API) authStatus(e Engine, w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"setup_required": !has}
+	out := AuthStatus{SetupRequired: !has}
 	if p := principalOf(r); p != nil && p.User != nil {
-		out["user"] = p.User
+		out.User = p.User
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -120,27 +113,21 @@ func (a *API) logout(e Engine, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	clearSession(w, r)
-	return writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
+	return writeJSON(w, http.StatusOK, LoggedOut{true})
 }
 
 func (a *API) me(e Engine, w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r)
-	out := map[string]any{"kind": p.Kind, "user": p.User, "teams": p.Teams}
-	if p.Token != nil {
-		out["token"] = p.Token
-	}
+	out := Me{Kind: p.Kind, User: p.User, Teams: p.Teams, Token: p.Token}
 	if p.Kind == auth.KindSession {
-		out["csrf_token"] = p.CSRF
+		out.CSRFToken = p.CSRF
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) changePassword(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CurrentPassword string `json:"current_password"`
-		NewPassword     string `json:"new_password"`
-	}
+	var in PasswordChange
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -152,7 +139,7 @@ func (a *API) changePassword(e Engine, w http.ResponseWriter, r *http.Request) e
 	// Every session ended, this one too: log in again with the new
 	// password.
 	clearSession(w, r)
-	return writeJSON(w, http.StatusOK, map[string]string{"result": "password changed: every session has ended, log in again"})
+	return writeJSON(w, http.StatusOK, Result{"password changed: every session has ended, log in again"})
 }
 
 func (a *API) beginTOTP(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -165,9 +152,7 @@ func (a *API) beginTOTP(e Engine, w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) confirmTOTP(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Code string `json:"code"`
-	}
+	var in CodeInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -180,16 +165,14 @@ func (a *API) confirmTOTP(e Engine, w http.ResponseWriter, r *http.Request) erro
 }
 
 func (a *API) disableTOTP(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Password string `json:"password"`
-	}
+	var in PasswordInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	if err := authOf(r).DisableTOTP(r.Context(), principalOf(r).User.ID, in.Password); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]bool{"totp_enabled": false})
+	return writeJSON(w, http.StatusOK, TOTPState{false})
 }
 
 func (a *API) listTokens(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -218,7 +201,7 @@ func (a *API) deleteToken(e Engine, w http.ResponseWriter, r *http.Request) erro
 	if err := authOf(r).DeleteToken(r.Context(), principalOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	return writeJSON(w, http.StatusOK, Deleted{r.PathValue("id")})
 }
 
 func (a *API) listUsers(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -269,7 +252,7 @@ func (a *API) deleteUser(e Engine, w http.ResponseWriter, r *http.Request) error
 	if err := authOf(r).DeleteUser(r.Context(), r.PathValue("user")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("user")})
+	return writeJSON(w, http.StatusOK, Deleted{r.PathValue("user")})
 }
 
 func (a *API) listTeams(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -284,9 +267,7 @@ func (a *API) listTeams(e Engine, w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) createTeam(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in TeamInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -318,7 +299,7 @@ func (a *API) deleteTeam(e Engine, w http.ResponseWriter, r *http.Request) error
 	if err := authOf(r).DeleteTeam(r.Context(), team); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"deleted": team})
+	return writeJSON(w, http.StatusOK, Deleted{team})
 }
 
 func (a *API) addMember(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -335,9 +316,7 @@ func (a *API) addMember(e Engine, w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) setRole(e Engine, w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Role auth.Role `json:"role"`
-	}
+	var in RoleInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -352,7 +331,7 @@ func (a *API) removeMember(e Engine, w http.ResponseWriter, r *http.Request) err
 	if err := authOf(r).RemoveMember(r.Context(), principalOf(r), r.PathValue("team"), r.PathValue("user")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"removed": r.PathValue("user")})
+	return writeJSON(w, http.StatusOK, Removed{r.PathValue("user")})
 }
 
 func (a *API) teamAudit(e Engine, w http.ResponseWriter, r *http.Request) error {
@@ -391,5 +370,5 @@ func (a *API) rotateKey(e Engine, w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"key_id": kid})
+	return writeJSON(w, http.StatusOK, KeyID{kid})
 }
