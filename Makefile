@@ -4,7 +4,7 @@ BIN     := bin/caddy
 XCADDY  := github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5
 UNIT    := $(shell $(GO) list ./... | grep -v -e /integration -e /bench)
 
-.PHONY: build run test unit integration bench lint xcaddy docker testdeps images clean
+.PHONY: build run test unit integration bench lint fuzz xcaddy docker testdeps images clean
 
 ## build: compile Caddy with caddy-paas into ./bin/caddy
 build:
@@ -33,6 +33,12 @@ lint:
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+
+## fuzz: run each fuzz test for a bounded time (FUZZTIME, default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAPIToken$$' -fuzztime $(FUZZTIME) ./auth
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./admin
 
 ## xcaddy: build ./bin/caddy with xcaddy from the manifest xcaddy.json
 xcaddy:

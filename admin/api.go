@@ -15,8 +15,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/caddy-paas/caddy-paas/auth"
+	"github.com/caddy-paas/caddy-paas/containers"
 	"github.com/caddy-paas/caddy-paas/platform"
 )
 
@@ -58,6 +60,9 @@ type Engine interface {
 	TeamHasApps(team string) (bool, error)
 	EnvKeys(name string) (map[string]string, error)
 	RevealEnv(name, key string) (string, error)
+	AppLogs(ctx context.Context, name string, opts containers.LogOptions, w io.Writer, flush func()) error
+	RestartApp(ctx context.Context, name string) (*platform.Deployment, error)
+	ScaleApp(ctx context.Context, name string, replicas int) (*platform.AppView, error)
 }
 
 // API serves the platform's operations as JSON under a path prefix, on
@@ -67,6 +72,12 @@ type API struct {
 	surface Surface
 	backend func() (*Backend, error)
 	mux     *http.ServeMux
+	// routes are the routes served on this surface.
+	routes []Route
+
+	openAPIOnce sync.Once
+	openAPIDoc  []byte
+	openAPIErr  error
 }
 
 // Backend is what the API calls: the engine, the identity service and the
@@ -91,6 +102,7 @@ func New(prefix string, surface Surface, backend func() (*Backend, error)) *API 
 		if rt.PublicOnly && surface != SurfacePublic {
 			continue
 		}
+		a.routes = append(a.routes, rt)
 		rt := rt
 		a.mux.HandleFunc(rt.Method+" "+a.prefix+rt.Path, func(w http.ResponseWriter, r *http.Request) {
 			a.serve(rt, w, r)

@@ -25,12 +25,66 @@ type Client struct {
 	HTTP *http.Client
 	// Header is added to every request (the admin endpoint checks Origin).
 	Header http.Header
+	// Token, when set, is sent as "Authorization: Bearer <token>" (an API
+	// token of the public API). It never appears in an error of this
+	// client: a message that would hold it has it replaced.
+	Token string
+	// Target names the server in errors, such as "the server at
+	// https://paas.example.com" (default: the caddy admin endpoint at
+	// BaseURL).
+	Target string
 }
+
+// setHeaders adds the client's headers and credentials to req.
+func (c *Client) setHeaders(req *http.Request) {
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+}
+
+func (c *Client) target() string {
+	if c.Target != "" {
+		return c.Target
+	}
+	return "the caddy admin endpoint at " + c.BaseURL
+}
+
+// redacted is the text that replaces the client's token in an error.
+const redacted = "[token redacted]"
+
+// redact makes sure err says nothing of the client's token, even when a
+// server (or a proxy in front of it) echoes the request back.
+func (c *Client) redact(err error) error {
+	if err == nil || c.Token == "" || !strings.Contains(err.Error(), c.Token) {
+		return err
+	}
+	if apiErr, ok := err.(*APIError); ok {
+		return &APIError{Status: apiErr.Status, Code: strings.ReplaceAll(apiErr.Code, c.Token, redacted),
+			Message: strings.ReplaceAll(apiErr.Message, c.Token, redacted)}
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), c.Token, redacted), err: err}
+}
+
+// redactedError is an error whose message had a token taken out. Unwrap
+// keeps errors.Is working (a context's end), not the message.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // APIError is an error answer of the API.
 type APIError struct {
 	Status  int
 	Message string
+	// Code is the answer's machine-readable reason, when it has one (such
+	// as totp_required).
+	Code string
 }
 
 func (e *APIError) Error() string { return e.Message }
@@ -38,18 +92,23 @@ func (e *APIError) Error() string { return e.Message }
 // errorFrom reads an error answer: the server's {"error": ...} message, or
 // the body itself when it is not one.
 func errorFrom(status int, body []byte) error {
-	var e struct {
-		Error string `json:"error"`
-	}
+	var e ErrorAnswer
 	if json.Unmarshal(body, &e) != nil || e.Error == "" {
-		e.Error = strings.TrimSpace(string(body))
+		e.Error, e.Code = strings.TrimSpace(string(body)), ""
 	}
-	return &APIError{Status: status, Message: e.Error}
+	if e.Error == "" {
+		e.Error = fmt.Sprintf("%d %s", status, http.StatusText(status))
+	}
+	return &APIError{Status: status, Message: e.Error, Code: e.Code}
 }
 
 // Do sends in (if not nil) as JSON and decodes the answer into out (if not
 // nil). An error answer becomes an *APIError with the server's message.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.redact(c.do(ctx, method, path, in, out))
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -62,18 +121,16 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return err
 	}
-	for k, v := range c.Header {
-		req.Header[k] = v
-	}
+	c.setHeaders(req)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("request to the admin endpoint: %w", ctx.Err())
+			return fmt.Errorf("request to %s: %w", c.target(), ctx.Err())
 		}
-		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
+		return fmt.Errorf("cannot reach %s: %w", c.target(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -94,18 +151,20 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 // Upload posts a source archive (body of size bytes) to path and decodes
 // the answer into out.
 func (c *Client) Upload(ctx context.Context, path, contentType string, body io.Reader, size int64, out any) error {
+	return c.redact(c.upload(ctx, path, contentType, body, size, out))
+}
+
+func (c *Client) upload(ctx context.Context, path, contentType string, body io.Reader, size int64, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+c.Prefix+path, body)
 	if err != nil {
 		return err
 	}
 	req.ContentLength = size
-	for k, v := range c.Header {
-		req.Header[k] = v
-	}
+	c.setHeaders(req)
 	req.Header.Set("Content-Type", contentType)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
+		return fmt.Errorf("cannot reach %s: %w", c.target(), err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -121,26 +180,35 @@ func (c *Client) Upload(ctx context.Context, path, contentType string, body io.R
 // Logs copies a deployment's log to w. With follow, it reads the live
 // stream (server-sent events) until the deploy ends.
 func (c *Client) Logs(ctx context.Context, app, id string, follow bool, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+c.Prefix+"/apps/"+app+"/deploys/"+id+"/logs", nil)
+	return c.Stream(ctx, "/apps/"+app+"/deploys/"+id+"/logs", follow, w)
+}
+
+// Stream copies a text answer of path (a log) to w. With follow, it asks
+// for server-sent events and writes the data of each as a line, as it
+// comes, until an "end" event, the end of the stream or of ctx.
+func (c *Client) Stream(ctx context.Context, path string, follow bool, w io.Writer) error {
+	return c.redact(c.stream(ctx, path, follow, w))
+}
+
+func (c *Client) stream(ctx context.Context, path string, follow bool, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+c.Prefix+path, nil)
 	if err != nil {
 		return err
 	}
-	for k, v := range c.Header {
-		req.Header[k] = v
-	}
+	c.setHeaders(req)
 	if follow {
 		req.Header.Set("Accept", "text/event-stream")
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the caddy admin endpoint at %s: %w", c.BaseURL, err)
+		return fmt.Errorf("cannot reach %s: %w", c.target(), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return errorFrom(resp.StatusCode, data)
 	}
-	if !follow {
+	if !follow && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		_, err := io.Copy(w, resp.Body)
 		return err
 	}
@@ -148,16 +216,20 @@ func (c *Client) Logs(ctx context.Context, app, id string, follow bool, w io.Wri
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "event: end" {
+		if line == "event: end" || line == "event:end" {
 			return nil
 		}
-		if data, ok := strings.CutPrefix(line, "data: "); ok {
+		if data, ok := strings.CutPrefix(line, "data:"); ok {
+			data = strings.TrimPrefix(data, " ")
 			if _, err := fmt.Fprintln(w, data); err != nil {
 				return err
 			}
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("reading the stream: %w", err)
+	}
+	return nil
 }
 
 // WaitDeployment polls a deployment until its status is final or ctx ends.

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -183,4 +184,95 @@ func statusStrings(list []platform.DeploymentStatus) []string {
 		out[i] = string(s)
 	}
 	return out
+}
+
+func TestClientTokenNeverInErrors(t *testing.T) {
+	const token = "cpaas_0123456789ab_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"
+	var mu sync.Mutex
+	var gotAuth []string
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		// A careless server (or proxy) that echoes the request's headers.
+		switch r.URL.Path {
+		case "/paas/json":
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error": "bad token ` + r.Header.Get("Authorization") + `", "code": "bad_token"}`))
+		case "/paas/stream":
+			http.Error(w, "refused "+r.Header.Get("Authorization"), http.StatusForbidden)
+		default:
+			w.Write([]byte(`{}`))
+		}
+	}))
+	c.Token = token
+	ctx := context.Background()
+
+	if err := c.Do(ctx, http.MethodGet, "/ok", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Do(ctx, http.MethodGet, "/json", nil, nil)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized || apiErr.Code != "bad_token" {
+		t.Fatalf("Do = %v (%+v), want a 401 APIError with its code", err, apiErr)
+	}
+	if strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "[token redacted]") {
+		t.Errorf("error = %q, want the token redacted", err)
+	}
+	err = c.Stream(ctx, "/stream", false, io.Discard)
+	if err == nil || strings.Contains(err.Error(), token) {
+		t.Errorf("Stream error = %v, want one without the token", err)
+	}
+	err = c.Upload(ctx, "/stream", "application/gzip", strings.NewReader("x"), 1, nil)
+	if err == nil || strings.Contains(err.Error(), token) {
+		t.Errorf("Upload error = %v, want one without the token", err)
+	}
+	mu.Lock()
+	for _, a := range gotAuth {
+		if a != "Bearer "+token {
+			t.Errorf("Authorization = %q, want the bearer token", a)
+		}
+	}
+	mu.Unlock()
+
+	// Without a token, no Authorization header; the target's name is used.
+	c.Token, c.Target = "", "the server at https://paas.example.com"
+	if err := c.Do(ctx, http.MethodGet, "/ok", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if last := gotAuth[len(gotAuth)-1]; last != "" {
+		t.Errorf("Authorization without a token = %q", last)
+	}
+	mu.Unlock()
+	unreachable := &Client{BaseURL: "http://127.0.0.1:1", Prefix: "/api/v1", HTTP: http.DefaultClient, Token: token, Target: "the server at http://127.0.0.1:1"}
+	if err := unreachable.Do(ctx, http.MethodGet, "/apps", nil, nil); err == nil || !strings.Contains(err.Error(), "cannot reach the server at") || strings.Contains(err.Error(), token) {
+		t.Errorf("Do against nothing = %v", err)
+	}
+}
+
+func TestClientStream(t *testing.T) {
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") != "text/event-stream" {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write([]byte("plain one\nplain two\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte("data: one\n\ndata:two\n\n: a comment\ndata: \n\nevent: end\ndata: \n\ndata: after the end\n\n"))
+	}))
+	var out strings.Builder
+	if err := c.Stream(context.Background(), "/apps/web/logs", true, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "one\ntwo\n\n" {
+		t.Errorf("followed stream = %q", out.String())
+	}
+	out.Reset()
+	if err := c.Stream(context.Background(), "/apps/web/logs", false, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "plain one\nplain two\n" {
+		t.Errorf("text stream = %q", out.String())
+	}
 }

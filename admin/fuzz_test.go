@@ -50,6 +50,10 @@ func checkDecode(t *testing.T, name string, newV func() any, body []byte, limit 
 		if int64(len(body)) > limit {
 			t.Fatalf("%s: accepted a %d-byte body under a %d-byte limit", name, len(body), limit)
 		}
+		// One JSON value, nothing after it (decode refuses trailing data).
+		if !json.Valid(body) {
+			t.Fatalf("%s: accepted %q, which is not a single JSON value", name, body)
+		}
 		out, err := json.Marshal(v)
 		if err != nil {
 			t.Fatalf("%s: decoded %q, but encoding it fails: %v", name, body, err)
@@ -79,6 +83,38 @@ func checkDecode(t *testing.T, name string, newV func() any, body []byte, limit 
 	}
 	if why := checkDecodeMessage(pe.Message); why != "" {
 		t.Fatalf("%s: message %q for body %q: %s", name, pe.Message, body, why)
+	}
+}
+
+// TestDecodeHostile runs the bodies too large for the seed corpus (they
+// would slow the fuzzer down) through the same checks.
+func TestDecodeHostile(t *testing.T) {
+	deep := func(open, close string, n int) []byte {
+		return []byte(`{"name":` + strings.Repeat(open, n) + strings.Repeat(close, n) + `}`)
+	}
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int // of AppInput's decoding
+	}{
+		// encoding/json stops at 10,000 levels.
+		{"10,001 nested arrays", deep("[", "]", 10_001), http.StatusBadRequest},
+		{"10,001 nested objects", deep(`{"a":`, "}", 10_001), http.StatusBadRequest},
+		{"10,001 unclosed arrays", []byte(`{"name":` + strings.Repeat("[", 10_001)), http.StatusBadRequest},
+		{"a body over the limit", []byte(`{"name":"` + strings.Repeat("CANARY-S3cr3t ", MaxBodyBytes/14+1) + `"}`), http.StatusRequestEntityTooLarge},
+		{"a key over the limit", []byte(`{"` + strings.Repeat("k", MaxBodyBytes) + `":1}`), http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, target := range decodeTargets {
+				checkDecode(t, target.name, target.new, tc.body, MaxBodyBytes)
+			}
+			r := httptest.NewRequest(http.MethodPost, "/paas/apps", bytes.NewReader(tc.body))
+			r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, MaxBodyBytes)
+			err := decode(r, new(platform.AppInput))
+			if got := platform.StatusOf(err); got != tc.status {
+				t.Fatalf("status %d (%v), want %d", got, err, tc.status)
+			}
+		})
 	}
 }
 

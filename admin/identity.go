@@ -1,9 +1,13 @@
 package admin
 
 import (
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/caddy-paas/caddy-paas/auth"
+	"github.com/caddy-paas/caddy-paas/containers"
 	"github.com/caddy-paas/caddy-paas/platform"
 )
 
@@ -371,4 +375,77 @@ func (a *API) rotateKey(e Engine, w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, KeyID{kid})
+}
+
+func (a *API) setEnv(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in EnvPatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if len(in.Env) == 0 {
+		return &platform.Error{Status: http.StatusBadRequest, Message: "env is required: {\"env\": {\"KEY\": \"value\"}}"}
+	}
+	v, err := e.UpdateApp(r.Context(), r.PathValue("name"), platform.AppPatch{Env: in.Env, NoDeploy: in.Deploy != nil && !*in.Deploy})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) restartApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	d, err := e.RestartApp(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, d)
+}
+
+func (a *API) scaleApp(e Engine, w http.ResponseWriter, r *http.Request) error {
+	var in ScaleInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	v, err := e.ScaleApp(r.Context(), r.PathValue("name"), in.Replicas)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+// appLogs streams the app's replicas' output: text, or server-sent events
+// with Accept: text/event-stream or ?follow=1 (which keeps streaming).
+func (a *API) appLogs(e Engine, w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	opts := containers.LogOptions{}
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			return &platform.Error{Status: http.StatusBadRequest, Message: "tail must be a number"}
+		}
+		opts.Tail = n
+	}
+	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
+	opts.Follow = follow
+	sse := follow || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	rc := http.NewResponseController(w)
+	flush := func() { _ = rc.Flush() }
+	out := &startOnWrite{w: w, contentType: "text/plain; charset=utf-8"}
+	var dst io.Writer = out
+	var ev *sseWriter
+	if sse {
+		out.contentType = "text/event-stream"
+		ev = &sseWriter{w: out}
+		dst = ev
+	}
+	err := e.AppLogs(r.Context(), r.PathValue("name"), opts, dst, flush)
+	if err != nil && !out.started {
+		return err
+	}
+	out.start()
+	if sse {
+		ev.finish()
+		_, _ = io.WriteString(out, "event: end\ndata: \n\n")
+	}
+	flush()
+	return nil
 }

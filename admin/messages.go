@@ -122,3 +122,18 @@ type ErrorAnswer struct {
 	// totp_required, bad_credentials, throttled, bad_token).
 	Code string `json:"code,omitempty"`
 }
+
+// EnvPatch sets or removes env variables.
+type EnvPatch struct {
+	// Env maps keys to new values, or to null to remove them.
+	Env map[string]*string `json:"env"`
+	// Deploy starts a deploy with the new env (default true); false saves
+	// it for the next deploy.
+	Deploy *bool `json:"deploy,omitempty"`
+}
+
+// ScaleInput sets the number of replicas.
+type ScaleInput struct {
+	// Replicas is the number of load-balanced replicas (at least 1).
+	Replicas int `json:"replicas"`
+}

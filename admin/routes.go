@@ -130,6 +130,7 @@ var auditQuery = []Param{
 
 // Routes lists every operation.
 var Routes = []Route{
+	{ID: "openapi", Method: get, Path: "/openapi.json", Summary: "This API's OpenAPI 3.1 document", Scope: ScopeAnonymous, Response: map[string]any{}, Handler: (*API).openAPI},
 	{ID: "status", Method: get, Path: "/status", Summary: "Engine status", Scope: ScopeUser, Response: platform.Status{}, Handler: (*API).status},
 
 	// Apps.
@@ -140,6 +141,10 @@ var Routes = []Route{
 	{ID: "apps.delete", Method: del, Path: "/apps/{name}", Summary: "Delete an app and its containers", Scope: ScopeApp, Perm: auth.PermManage, Response: Deleted{}, Destructive: true, Handler: (*API).deleteApp},
 	{ID: "apps.stop", Method: post, Path: "/apps/{name}/stop", Summary: "Stop an app", Scope: ScopeApp, Perm: auth.PermDeploy, Response: platform.AppView{}, Handler: (*API).stopApp},
 	{ID: "apps.start", Method: post, Path: "/apps/{name}/start", Summary: "Start a stopped app", Scope: ScopeApp, Perm: auth.PermDeploy, Response: platform.AppView{}, Handler: (*API).startApp},
+	{ID: "apps.logs", Method: get, Path: "/apps/{name}/logs", Summary: "The output of the app's running replicas (text, or live server-sent events)", Scope: ScopeApp, Perm: auth.PermRead, Response: TextStream{}, Query: []Param{{Name: "tail", Type: "integer", Description: "only the last N lines of each replica (at most 10000)"}, {Name: "follow", Type: "boolean", Description: "1: keep streaming server-sent events"}}, Handler: (*API).appLogs},
+	{ID: "apps.restart", Method: post, Path: "/apps/{name}/restart", Summary: "Replace the replicas with fresh ones of the current version (blue-green, no rebuild)", Scope: ScopeApp, Perm: auth.PermDeploy, Response: platform.Deployment{}, Status: 202, Handler: (*API).restartApp},
+	{ID: "apps.scale", Method: post, Path: "/apps/{name}/scale", Summary: "Set the number of replicas", Scope: ScopeApp, Perm: auth.PermConfigure, Request: ScaleInput{}, Response: platform.AppView{}, Handler: (*API).scaleApp},
+	{ID: "env.set", Method: pat, Path: "/apps/{name}/env", Summary: "Set or remove env variables (values are sealed; deploys unless deploy is false)", Scope: ScopeApp, Perm: auth.PermConfigure, Request: EnvPatch{}, Response: platform.AppView{}, Handler: (*API).setEnv},
 	{ID: "env.list", Method: get, Path: "/apps/{name}/env", Summary: "List an app's env keys (values masked)", Scope: ScopeApp, Perm: auth.PermRead, Response: map[string]string{}, Handler: (*API).listEnv},
 	{ID: "env.reveal", Method: post, Path: "/apps/{name}/env/{key}/reveal", Summary: "Show one env value in clear (audited)", Scope: ScopeApp, Perm: auth.PermReveal, SessionOnly: true, Response: RevealedEnv{}, Destructive: true, Handler: (*API).revealEnv},
 

@@ -96,13 +96,18 @@ func VerifyPassword(encoded, pw string) (bool, error) {
 	if len(pw) > MaxPasswordLen {
 		return false, nil
 	}
-	key := argon2.IDKey([]byte(pw), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
-	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
+	return h.matches(pw), nil
 }
 
-// dummySalt and the all-zero key of DummyVerify: no password derives to
-// zeros, and nothing here needs to be secret.
-var dummySalt = []byte("caddy-paas/dummy")
+// dummyHash has the parameters of new hashes, a fixed salt and an all-zero
+// key that no password derives to; nothing in it needs to be secret.
+var dummyHash = argonHash{
+	memory:  argonMemory,
+	time:    argonTime,
+	threads: argonThreads,
+	salt:    []byte("caddy-paas/dummy"),
+	key:     make([]byte, argonKeyLen),
+}
 
 // DummyVerify spends the time of a VerifyPassword against a hash of the
 // current parameters, for a login naming an unknown account: the answer
@@ -111,8 +116,7 @@ func DummyVerify(pw string) {
 	if len(pw) > MaxPasswordLen {
 		return // VerifyPassword refuses these without hashing too
 	}
-	key := argon2.IDKey([]byte(pw), dummySalt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	subtle.ConstantTimeCompare(key, make([]byte, argonKeyLen))
+	dummyHash.matches(pw)
 }
 
 type argonHash struct {
@@ -121,6 +125,13 @@ type argonHash struct {
 	threads uint8
 	salt    []byte
 	key     []byte
+}
+
+// matches derives pw's key with h's parameters and compares it with h's
+// in constant time.
+func (h *argonHash) matches(pw string) bool {
+	key := argon2.IDKey([]byte(pw), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(key, h.key) == 1
 }
 
 var errMalformedHash = errors.New("malformed password hash")

@@ -98,6 +98,11 @@ func TestMatchRecoveryCode(t *testing.T) {
 			}
 		})
 	}
+	// A hash stored twice (it never is) matches at its first index.
+	dup := append([]string{hashes[0]}, hashes...)
+	if i, ok := MatchRecoveryCode(key, codes[0], dup); !ok || i != 0 {
+		t.Errorf("a duplicated hash matched at %d, %v; want 0", i, ok)
+	}
 	if i, ok := MatchRecoveryCode([]byte("another key"), c, hashes); ok {
 		t.Errorf("a code matched under another key (index %d)", i)
 	}

@@ -76,15 +76,15 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "idle time before a process's RSS is read")
 	flag.StringVar(&o.wrk, "wrk", "", "path of wrk (default: wrk on PATH); \"none\" or no wrk runs a Go load generator instead")
 	flag.StringVar(&o.nginx, "nginx", "", "path of nginx (default: nginx on PATH or /usr/sbin/nginx); \"none\" or no nginx leaves the nginx row out")
-	phases := flag.String("phases", "proxy,reload,memory,tls", "phases to run: proxy (throughput, route changes), reload (caddy.Load), memory (separate processes), tls (TLS handshakes, separate processes)")
-	flag.StringVar(&o.profileDir, "cpuprofile", "", "diagnosis: write a CPU profile of the in-process Caddy for each throughput sample into this folder")
+	phases := flag.String("phases", "proxy,reload,auth,memory,tls", "phases to run: proxy (throughput, route changes), reload (caddy.Load), auth (the public API's authentication and login), memory (separate processes), tls (TLS handshakes, separate processes)")
+	flag.StringVar(&o.profileDir, "cpuprofile", "", "diagnosis: write a CPU profile of the in-process Caddy for each throughput sample, and for the auth phase's timed requests, into this folder")
 	flag.BoolVar(&o.builds, "builds", true, "time deploys from git and uploads on the machine's Docker engine (skipped, and said so, when no engine answers)")
 	flag.IntVar(&o.buildRounds, "build-rounds", 3, "rounds of the build rows (each: a cold and a warm git deploy and an upload, and the same by hand)")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "proxy", "reload", "memory", "tls":
+		case "proxy", "reload", "auth", "memory", "tls":
 			o.phases[p] = true
 		default:
 			fmt.Fprintf(os.Stderr, "bench: unknown phase %q\n", p)
@@ -211,6 +211,11 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	b.routeChangeRows()
+	if o.phases["auth"] {
+		if err := b.authPhase(ctx); err != nil {
+			return b.rep, fmt.Errorf("auth: %w", err)
+		}
+	}
 	if err := caddy.Stop(); err != nil {
 		return b.rep, fmt.Errorf("stopping the in-process Caddy: %w", err)
 	}

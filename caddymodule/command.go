@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -28,35 +29,50 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "paas",
-		Usage: "<apps|deploy|deploys|rollback|users|teams|members|audit|secrets|env> ...",
-		Short: "Manages caddy-paas apps, users and teams through the admin endpoint",
+		Usage: "<apps|deploy|deploys|logs|env|scale|restart|login|whoami|tokens|users|teams|...> ...",
+		Short: "Manages caddy-paas apps, users and teams, locally or on a remote server",
 		Long: `
-Manages the apps, users and teams of a running caddy-paas through Caddy's admin endpoint
-(localhost:2019 unless --address or CADDY_ADMIN says otherwise).
+Manages the apps, users and teams of a caddy-paas server. By default it talks to Caddy's
+local admin endpoint (localhost:2019 unless --address or CADDY_ADMIN says otherwise). After
+` + "`caddy paas login URL`" + ` (or with --server URL, or CADDY_PAAS_SERVER and CADDY_PAAS_TOKEN) it talks
+to that server's public API with an API token instead; --local forces the admin endpoint.
 
   caddy paas apps create hello --image hello:1 --port 8080 --env VERSION=v1
   caddy paas deploy hello --image hello:2 --wait
   caddy paas apps list
+  caddy paas logs hello --follow
+  caddy paas env set hello LOG_LEVEL=debug
   caddy paas users create --admin alice@example.com
-  caddy paas members add default bob@example.com --role developer
-  caddy paas audit --limit 20
+  caddy paas login https://paas.example.com
+  caddy paas whoami
 
-Every command prints a table, or JSON with --json. Errors exit with code 1.`,
+Every command prints a table, or JSON with --json, and has --help with examples.
+Errors exit with code 1. Shell completion: caddy completion bash|zsh|fish|powershell.`,
 		CobraFunc: buildCommands,
 	})
 }
 
-// cli holds the flags shared by every paas command.
+// cli holds the flags shared by every paas command, and the state of the
+// command being run.
 type cli struct {
 	address string
+	server  string
+	local   bool
+	email   string
 	json    bool
 	out     io.Writer
+	run     runState
 }
 
 func buildCommands(cmd *cobra.Command) {
 	c := &cli{out: cmd.OutOrStdout()}
-	cmd.PersistentFlags().StringVar(&c.address, "address", "", "Address of the admin endpoint (default: $CADDY_ADMIN or localhost:2019)")
+	cmd.PersistentFlags().StringVar(&c.address, "address", "", "Address of the admin endpoint (default: $CADDY_ADMIN or localhost:2019); implies --local")
+	cmd.PersistentFlags().StringVar(&c.server, "server", "", "Talk to this server's /api/v1 with its stored token (default: $CADDY_PAAS_SERVER, else the server of the last login)")
+	cmd.PersistentFlags().BoolVar(&c.local, "local", false, "Talk to the local admin endpoint even when logged in to a server")
+	cmd.PersistentFlags().StringVar(&c.email, "email", "", "User to log in as when an operation needs a logged-in user (default: the user of the last login)")
 	cmd.PersistentFlags().BoolVar(&c.json, "json", false, "Print JSON instead of a table")
+	cmd.MarkFlagsMutuallyExclusive("server", "local")
+	cmd.MarkFlagsMutuallyExclusive("server", "address")
 
 	apps := &cobra.Command{Use: "apps", Short: "Creates, lists, shows and deletes apps"}
 	cmd.AddCommand(apps)
@@ -73,7 +89,10 @@ func buildCommands(cmd *cobra.Command) {
 	createCmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Creates an app; with --image it deploys it",
-		Args:  cobra.ExactArgs(1),
+		Example: `  caddy paas apps create hello --image hello:1 --port 8080 --env VERSION=v1
+  caddy paas apps create blog --git https://github.com/acme/blog --branch main
+  caddy paas apps create api --git https://gitlab.com/acme/api --git-user oauth2 --git-token-env GITLAB_TOKEN --wait=false`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := parseEnv(create.env)
 			if err != nil {
@@ -136,9 +155,10 @@ func buildCommands(cmd *cobra.Command) {
 	apps.AddCommand(createCmd)
 
 	apps.AddCommand(&cobra.Command{
-		Use:   "list",
-		Short: "Lists apps",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "Lists apps",
+		Example: "  caddy paas apps list\n  caddy paas apps list --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []*platform.AppView
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps", nil, &list); err != nil {
@@ -148,9 +168,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	apps.AddCommand(&cobra.Command{
-		Use:   "show NAME",
-		Short: "Shows an app",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show NAME",
+		Short:   "Shows an app",
+		Example: "  caddy paas apps show hello",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v platform.AppView
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0], nil, &v); err != nil {
@@ -160,9 +181,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	apps.AddCommand(&cobra.Command{
-		Use:   "delete NAME",
-		Short: "Deletes an app and removes its containers",
-		Args:  cobra.ExactArgs(1),
+		Use:     "delete NAME",
+		Short:   "Deletes an app and removes its containers",
+		Example: "  caddy paas apps delete hello",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out map[string]string
 			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0], nil, &out); err != nil {
@@ -176,9 +198,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	apps.AddCommand(&cobra.Command{
-		Use:   "deploy-key NAME",
-		Short: "Makes a new SSH deploy key for the app and prints its public half (add it to the git host, read-only)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "deploy-key NAME",
+		Short:   "Makes a new SSH deploy key for the app and prints its public half (add it to the git host, read-only)",
+		Example: "  caddy paas apps deploy-key blog",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out map[string]string
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/deploy-key", nil, &out); err != nil {
@@ -194,9 +217,10 @@ func buildCommands(cmd *cobra.Command) {
 	for _, verb := range []string{"stop", "start"} {
 		verb := verb
 		apps.AddCommand(&cobra.Command{
-			Use:   verb + " NAME",
-			Short: map[string]string{"stop": "Stops an app (its hosts answer 503)", "start": "Starts a stopped app"}[verb],
-			Args:  cobra.ExactArgs(1),
+			Use:     verb + " NAME",
+			Short:   map[string]string{"stop": "Stops an app (its hosts answer 503)", "start": "Starts a stopped app"}[verb],
+			Example: "  caddy paas apps " + verb + " hello",
+			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				var v platform.AppView
 				if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/"+verb, nil, &v); err != nil {
@@ -218,7 +242,11 @@ func buildCommands(cmd *cobra.Command) {
 	deployCmd := &cobra.Command{
 		Use:   "deploy NAME",
 		Short: "Deploys an app: a new image, env changes, or the same again",
-		Args:  cobra.ExactArgs(1),
+		Example: `  caddy paas deploy hello --image hello:2 --wait
+  caddy paas deploy blog --git-ref v1.4.0
+  caddy paas deploy blog --dir . --wait
+  caddy paas deploy hello --env LOG_LEVEL=debug`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := parseEnv(deploy.env)
 			if err != nil {
@@ -261,9 +289,10 @@ func buildCommands(cmd *cobra.Command) {
 	deploys := &cobra.Command{Use: "deploys", Short: "Lists and shows deployments"}
 	cmd.AddCommand(deploys)
 	deploys.AddCommand(&cobra.Command{
-		Use:   "list APP",
-		Short: "Lists an app's deployments, newest first",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list APP",
+		Short:   "Lists an app's deployments, newest first",
+		Example: "  caddy paas deploys list hello",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []*platform.Deployment
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/deploys", nil, &list); err != nil {
@@ -273,9 +302,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	deploys.AddCommand(&cobra.Command{
-		Use:   "show APP ID",
-		Short: "Shows one deployment",
-		Args:  cobra.ExactArgs(2),
+		Use:     "show APP ID",
+		Short:   "Shows one deployment",
+		Example: "  caddy paas deploys show hello d_0123456789abcdef",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var d platform.Deployment
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/deploys/"+args[1], nil, &d); err != nil {
@@ -287,9 +317,10 @@ func buildCommands(cmd *cobra.Command) {
 
 	var logs struct{ follow bool }
 	logsCmd := &cobra.Command{
-		Use:   "logs APP ID",
-		Short: "Prints a deployment's log (build and start); --follow streams it live",
-		Args:  cobra.ExactArgs(2),
+		Use:     "logs APP ID",
+		Short:   "Prints a deployment's log (build and start); --follow streams it live",
+		Example: "  caddy paas deploys logs hello d_0123456789abcdef\n  caddy paas deploys logs hello d_0123456789abcdef --follow",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
@@ -308,9 +339,10 @@ func buildCommands(cmd *cobra.Command) {
 	deploys.AddCommand(logsCmd)
 
 	deploys.AddCommand(&cobra.Command{
-		Use:   "cancel APP ID",
-		Short: "Cancels a deploy that has not finished; the previous version keeps serving",
-		Args:  cobra.ExactArgs(2),
+		Use:     "cancel APP ID",
+		Short:   "Cancels a deploy that has not finished; the previous version keeps serving",
+		Example: "  caddy paas deploys cancel hello d_0123456789abcdef",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var d platform.Deployment
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/deploys/"+args[1]+"/cancel", nil, &d); err != nil {
@@ -326,7 +358,9 @@ func buildCommands(cmd *cobra.Command) {
 	addRedirect := &cobra.Command{
 		Use:   "add APP --to TARGET [--from HOST] [--path-prefix P] [--status 308]",
 		Short: "Adds a redirect rule (its --from host becomes one of the app's hosts)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  caddy paas redirects add blog --from old.example.com --to blog.example.com
+  caddy paas redirects add blog --path-prefix /docs --to https://docs.example.com --status 302 --drop-path`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out platform.Redirect
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/redirects", redir, &out); err != nil {
@@ -342,9 +376,10 @@ func buildCommands(cmd *cobra.Command) {
 	addRedirect.Flags().BoolVar(&redir.DropPath, "drop-path", false, "Send every request to the target itself, without its path and query")
 	redirects.AddCommand(addRedirect)
 	redirects.AddCommand(&cobra.Command{
-		Use:   "list APP",
-		Short: "Lists an app's redirect rules",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list APP",
+		Short:   "Lists an app's redirect rules",
+		Example: "  caddy paas redirects list blog",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []platform.Redirect
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/redirects", nil, &list); err != nil {
@@ -354,9 +389,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	redirects.AddCommand(&cobra.Command{
-		Use:   "remove APP ID",
-		Short: "Removes a redirect rule",
-		Args:  cobra.ExactArgs(2),
+		Use:     "remove APP ID",
+		Short:   "Removes a redirect rule",
+		Example: "  caddy paas redirects remove blog r_0123456789ab",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/redirects/"+args[1], nil, nil); err != nil {
 				return err
@@ -369,7 +405,9 @@ func buildCommands(cmd *cobra.Command) {
 	maintenance := &cobra.Command{
 		Use:   "maintenance APP on|off [--message TEXT]",
 		Short: "Shows a maintenance page (503) instead of the app, or stops showing it",
-		Args:  cobra.ExactArgs(2),
+		Example: `  caddy paas apps maintenance blog on --message "Back at 10:00 UTC"
+  caddy paas apps maintenance blog off`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[1] != "on" && args[1] != "off" {
 				return fmt.Errorf("say on or off, not %q", args[1])
@@ -385,9 +423,10 @@ func buildCommands(cmd *cobra.Command) {
 	maintenance.Flags().StringVar(&maintenanceMessage, "message", "", "Text of the maintenance page")
 	apps.AddCommand(maintenance)
 	apps.AddCommand(&cobra.Command{
-		Use:   "www APP to-apex|to-www|off",
-		Short: "Redirects www.<host> to <host> (to-apex) or the other way (to-www)",
-		Args:  cobra.ExactArgs(2),
+		Use:     "www APP to-apex|to-www|off",
+		Short:   "Redirects www.<host> to <host> (to-apex) or the other way (to-www)",
+		Example: "  caddy paas apps www blog to-apex\n  caddy paas apps www blog off",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mode := args[1]
 			if mode == "off" {
@@ -404,9 +443,10 @@ func buildCommands(cmd *cobra.Command) {
 	domains := &cobra.Command{Use: "domains", Short: "Adds, checks and removes an app's custom domains"}
 	cmd.AddCommand(domains)
 	domains.AddCommand(&cobra.Command{
-		Use:   "add APP DOMAIN...",
-		Short: "Adds custom domains to an app (they route at once; certificates come on the first handshake)",
-		Args:  cobra.MinimumNArgs(2),
+		Use:     "add APP DOMAIN...",
+		Short:   "Adds custom domains to an app (they route at once; certificates come on the first handshake)",
+		Example: "  caddy paas domains add blog blog.example.com www.blog.example.com",
+		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v platform.AppView
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/domains", map[string][]string{"domains": args[1:]}, &v); err != nil {
@@ -416,9 +456,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	domains.AddCommand(&cobra.Command{
-		Use:   "list APP",
-		Short: "Lists an app's hosts: whether each resolves to this server, and its certificate",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list APP",
+		Short:   "Lists an app's hosts: whether each resolves to this server, and its certificate",
+		Example: "  caddy paas domains list blog",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []platform.DomainStatus
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/domains", nil, &list); err != nil {
@@ -440,9 +481,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	domains.AddCommand(&cobra.Command{
-		Use:   "remove APP DOMAIN",
-		Short: "Removes a custom domain from an app",
-		Args:  cobra.ExactArgs(2),
+		Use:     "remove APP DOMAIN",
+		Short:   "Removes a custom domain from an app",
+		Example: "  caddy paas domains remove blog www.blog.example.com",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v platform.AppView
 			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/domains/"+args[1], nil, &v); err != nil {
@@ -456,9 +498,10 @@ func buildCommands(cmd *cobra.Command) {
 	cmd.AddCommand(certs)
 	var certFiles struct{ cert, key string }
 	uploadCert := &cobra.Command{
-		Use:   "upload APP --cert fullchain.pem --key key.pem",
-		Short: "Uploads a certificate for the app's domains; it is served from the next handshake",
-		Args:  cobra.ExactArgs(1),
+		Use:     "upload APP --cert fullchain.pem --key key.pem",
+		Short:   "Uploads a certificate for the app's domains; it is served from the next handshake",
+		Example: "  caddy paas certs upload blog --cert fullchain.pem --key key.pem",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			certPEM, err := os.ReadFile(certFiles.cert)
 			if err != nil {
@@ -479,9 +522,10 @@ func buildCommands(cmd *cobra.Command) {
 	uploadCert.Flags().StringVar(&certFiles.key, "key", "", "PEM private key")
 	certs.AddCommand(uploadCert)
 	certs.AddCommand(&cobra.Command{
-		Use:   "list APP",
-		Short: "Lists an app's uploaded certificates with their expiry",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list APP",
+		Short:   "Lists an app's uploaded certificates with their expiry",
+		Example: "  caddy paas certs list blog",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []platform.CustomCert
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/certs", nil, &list); err != nil {
@@ -491,9 +535,10 @@ func buildCommands(cmd *cobra.Command) {
 		},
 	})
 	certs.AddCommand(&cobra.Command{
-		Use:   "remove APP ID",
-		Short: "Removes an uploaded certificate (its hosts go back to automatic certificates)",
-		Args:  cobra.ExactArgs(2),
+		Use:     "remove APP ID",
+		Short:   "Removes an uploaded certificate (its hosts go back to automatic certificates)",
+		Example: "  caddy paas certs remove blog 0123456789abcdef",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/certs/"+args[1], nil, nil); err != nil {
 				return err
@@ -508,9 +553,10 @@ func buildCommands(cmd *cobra.Command) {
 		timeout time.Duration
 	}
 	rollbackCmd := &cobra.Command{
-		Use:   "rollback APP DEPLOYMENT",
-		Short: "Deploys again what an earlier deployment ran",
-		Args:  cobra.ExactArgs(2),
+		Use:     "rollback APP DEPLOYMENT",
+		Short:   "Deploys again what an earlier deployment ran",
+		Example: "  caddy paas deploys list hello\n  caddy paas rollback hello d_0123456789abcdef --wait",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var d platform.Deployment
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/rollback", map[string]string{"deployment": args[1]}, &d); err != nil {
@@ -524,6 +570,10 @@ func buildCommands(cmd *cobra.Command) {
 	cmd.AddCommand(rollbackCmd)
 
 	buildIdentityCommands(cmd, c)
+	buildMCPCommand(cmd, c)
+	buildAppOpsCommands(cmd, c)
+	buildRemoteCommands(cmd, c)
+	c.finishCommands(cmd)
 }
 
 // uploadDir packs dir as a tar.gz in a temporary file, then uploads it
@@ -615,16 +665,18 @@ func parseEnv(list []string) (map[string]string, error) {
 	return env, nil
 }
 
-// client builds an API client for the admin address, which may be a unix
+// client builds an API client for the target: a server's /api/v1 with
+// its API token, or the admin endpoint, whose address may be a unix
 // socket (unix//path).
 func (c *cli) client() (*admin.Client, error) {
-	addr := c.address
-	if addr == "" {
-		addr = os.Getenv("CADDY_ADMIN")
+	t, err := c.resolveTarget(true)
+	if err != nil {
+		return nil, err
 	}
-	if addr == "" {
-		addr = caddy.DefaultAdminListen
+	if t.remote {
+		return remoteClient(t.server, t.token), nil
 	}
+	addr := t.address
 	na, err := caddy.ParseNetworkAddress(addr)
 	if err != nil || na.PortRangeSize() > 1 {
 		return nil, fmt.Errorf("invalid admin address %q", addr)
@@ -651,13 +703,30 @@ func (c *cli) client() (*admin.Client, error) {
 	}, nil
 }
 
+// do sends one request to the target. On a server, an operation that
+// refuses API tokens (a platform admin's, or a session-only one) goes
+// through a session of the user: the CLI asks for the password.
 func (c *cli) do(ctx context.Context, method, path string, in, out any) error {
-	cl, err := c.client()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	t, err := c.resolveTarget(false)
 	if err != nil {
 		return err
 	}
-	if ctx == nil {
-		ctx = context.Background()
+	if t.remote && needsUser(method, path) {
+		if c.run.cmd == nil {
+			return fmt.Errorf("%s %s needs a logged-in user", method, path)
+		}
+		cl, err := c.sessionFor(ctx, c.run.cmd, t.server, t.email)
+		if err != nil {
+			return err
+		}
+		return cl.Do(ctx, method, path, in, out)
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
 	}
 	return cl.Do(ctx, method, path, in, out)
 }
@@ -787,3 +856,184 @@ func firstNonEmpty(a, b string) string {
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// buildAppOpsCommands adds status, logs, restart, scale, webhook and
+// openapi.
+func buildAppOpsCommands(cmd *cobra.Command, c *cli) {
+	cmd.AddCommand(&cobra.Command{
+		Use:     "status",
+		Short:   "Shows the engine's status: how many apps, how many config loads",
+		Example: "  caddy paas status\n  caddy paas status --server https://paas.example.com --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var st platform.Status
+			if err := c.do(cmd.Context(), http.MethodGet, "/status", nil, &st); err != nil {
+				return err
+			}
+			if c.json {
+				return c.printJSON(st)
+			}
+			fmt.Fprintf(c.out, "apps:          %d\nconfig loads:  %d\n", st.Apps, st.Attachments)
+			return nil
+		},
+	})
+
+	var logs struct {
+		follow bool
+		tail   int
+	}
+	logsCmd := &cobra.Command{
+		Use:   "logs APP [--follow] [--tail N]",
+		Short: "Prints the output of an app's running replicas; --follow streams it live",
+		Long: `Prints the output (stdout and stderr) of the running replicas of an app's current
+deployment, each line prefixed with its replica. --follow keeps streaming until Ctrl-C.
+A deployment's build and start log is ` + "`caddy paas deploys logs APP ID`" + `.`,
+		Example: `  caddy paas logs blog
+  caddy paas logs blog --tail 20 --follow`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{"tail": {strconv.Itoa(logs.tail)}}
+			if logs.follow {
+				q.Set("follow", "1")
+				// No overall timeout: a followed log lasts until Ctrl-C.
+				cl.HTTP.Timeout = 0
+			}
+			path := "/apps/" + url.PathEscape(args[0]) + "/logs?" + q.Encode()
+			return cl.Stream(cmdContext(cmd), path, logs.follow, c.out)
+		},
+	}
+	logsCmd.Flags().BoolVarP(&logs.follow, "follow", "f", false, "Keep streaming new lines until Ctrl-C")
+	logsCmd.Flags().IntVarP(&logs.tail, "tail", "n", 100, "Only the last N lines of each replica (0: all; at most 10000)")
+	cmd.AddCommand(logsCmd)
+
+	var restart struct {
+		wait    bool
+		timeout time.Duration
+	}
+	restartCmd := &cobra.Command{
+		Use:   "restart APP [--wait]",
+		Short: "Replaces an app's replicas with fresh ones of the current version (blue-green, no rebuild)",
+		Example: `  caddy paas restart blog
+  caddy paas restart blog --wait --timeout 2m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d platform.Deployment
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+url.PathEscape(args[0])+"/restart", nil, &d); err != nil {
+				return err
+			}
+			return c.finishDeploy(cmd.Context(), &d, restart.wait, restart.timeout)
+		},
+	}
+	restartCmd.Flags().BoolVar(&restart.wait, "wait", false, "Wait until the new replicas are live or failed")
+	restartCmd.Flags().DurationVar(&restart.timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	cmd.AddCommand(restartCmd)
+
+	var scale struct {
+		wait    bool
+		timeout time.Duration
+	}
+	scaleCmd := &cobra.Command{
+		Use:   "scale APP N [--wait]",
+		Short: "Sets the number of an app's load-balanced replicas (a blue-green deploy of the new count)",
+		Example: `  caddy paas scale blog 3
+  caddy paas scale blog 1 --wait`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				return fmt.Errorf("replicas: want a whole number of at least 1, not %q", args[1])
+			}
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+url.PathEscape(args[0])+"/scale", map[string]int{"replicas": n}, &v); err != nil {
+				return err
+			}
+			if scale.wait && v.Deployment != "" {
+				if _, err := c.wait(cmd.Context(), v.Name, v.Deployment, scale.timeout); err != nil {
+					return err
+				}
+				if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+url.PathEscape(v.Name), nil, &v); err != nil {
+					return err
+				}
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	}
+	scaleCmd.Flags().BoolVar(&scale.wait, "wait", false, "Wait until the new replicas are live or failed")
+	scaleCmd.Flags().DurationVar(&scale.timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	cmd.AddCommand(scaleCmd)
+
+	webhook := &cobra.Command{Use: "webhook", Short: "Shows an app's push webhook and makes a new secret for it"}
+	cmd.AddCommand(webhook)
+	webhook.AddCommand(&cobra.Command{
+		Use:     "show APP",
+		Short:   "Shows the app's webhook path per git host, the tracked branch and the latest deliveries",
+		Example: "  caddy paas webhook show blog",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var info platform.WebhookInfo
+			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+url.PathEscape(args[0])+"/webhook", nil, &info); err != nil {
+				return err
+			}
+			return c.printWebhook(&info)
+		},
+	})
+	webhook.AddCommand(&cobra.Command{
+		Use:     "rotate-secret APP",
+		Short:   "Makes a new webhook secret and prints it once (set it on the git host; the old one stops working)",
+		Example: "  caddy paas webhook rotate-secret blog",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var info platform.WebhookInfo
+			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+url.PathEscape(args[0])+"/webhook/secret", nil, &info); err != nil {
+				return err
+			}
+			return c.printWebhook(&info)
+		},
+	})
+
+	cmd.AddCommand(&cobra.Command{
+		Use:     "openapi",
+		Short:   "Prints the API's OpenAPI 3.1 document (JSON)",
+		Example: "  caddy paas openapi > openapi.json\n  caddy paas openapi --server https://paas.example.com | jq '.paths | keys'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var doc json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodGet, "/openapi.json", nil, &doc); err != nil {
+				return err
+			}
+			return c.printJSON(doc)
+		},
+	})
+}
+
+func (c *cli) printWebhook(info *platform.WebhookInfo) error {
+	if c.json {
+		return c.printJSON(info)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	for _, p := range sortedKeys(info.Paths) {
+		fmt.Fprintf(tw, "%s:\t%s\n", p, info.Paths[p])
+	}
+	fmt.Fprintf(tw, "tracks:\t%s\n", dash(info.Tracks))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if info.Secret != "" {
+		fmt.Fprintf(c.out, "\nsecret (shown only this once): %s\n", info.Secret)
+	}
+	if len(info.Deliveries) == 0 {
+		return nil
+	}
+	fmt.Fprintln(c.out)
+	tw = tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tPROVIDER\tEVENT\tREF\tSTATUS\tDEPLOYMENT\tRESULT")
+	for _, d := range info.Deliveries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Local().Format("2006-01-02 15:04:05"), d.Provider, dash(d.Event),
+			dash(d.Ref), d.Status, dash(d.Deployment), oneLine(d.Result))
+	}
+	return tw.Flush()
+}

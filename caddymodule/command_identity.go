@@ -1,14 +1,15 @@
 package caddymodule
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,11 +18,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-paas/caddy-paas/auth"
+	"github.com/caddy-paas/caddy-paas/platform"
 )
 
 // buildIdentityCommands adds the commands for users, teams, members, the
 // audit log, the master key and env values. Like the app commands they go
-// through the local admin endpoint, which acts with every power.
+// through the local admin endpoint, which acts with every power, or a
+// server's public API (a logged-in user's session for the operations that
+// refuse API tokens).
 func buildIdentityCommands(cmd *cobra.Command, c *cli) {
 	cmd.AddCommand(c.usersCommand(), c.teamsCommand(), c.membersCommand(),
 		c.auditCommand(), c.secretsCommand(), c.envCommand())
@@ -45,7 +49,7 @@ func (c *cli) usersCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := auth.UserInput{Email: args[0], Name: create.name, Admin: create.admin}
 			if create.passwordStdin {
-				pw, err := readPassword(cmd)
+				pw, err := c.readPassword(cmd)
 				if err != nil {
 					return err
 				}
@@ -140,7 +144,7 @@ func (c *cli) usersCommand() *cobra.Command {
 				p.Name = &update.name
 			}
 			if update.passwordStdin {
-				pw, err := readPassword(cmd)
+				pw, err := c.readPassword(cmd)
 				if err != nil {
 					return err
 				}
@@ -359,8 +363,15 @@ func (c *cli) auditCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
+			path := "/audit"
 			if f.team != "" {
-				q.Set("team", f.team)
+				// On a server, a team's admins read its log (the whole
+				// log is for platform admins); locally, either works.
+				if t, err := c.resolveTarget(false); err == nil && t.remote {
+					path = "/teams/" + url.PathEscape(f.team) + "/audit"
+				} else {
+					q.Set("team", f.team)
+				}
 			}
 			if cmd.Flags().Changed("limit") {
 				q.Set("limit", strconv.Itoa(f.limit))
@@ -368,7 +379,6 @@ func (c *cli) auditCommand() *cobra.Command {
 			if f.before > 0 {
 				q.Set("before", strconv.FormatUint(f.before, 10))
 			}
-			path := "/audit"
 			if len(q) > 0 {
 				path += "?" + q.Encode()
 			}
@@ -424,7 +434,68 @@ func (c *cli) secretsCommand() *cobra.Command {
 }
 
 func (c *cli) envCommand() *cobra.Command {
-	env := &cobra.Command{Use: "env", Short: "Lists an app's env keys and reveals one value"}
+	env := &cobra.Command{Use: "env", Short: "Lists, sets and unsets an app's env variables, and reveals one value"}
+	var noDeploy bool
+	patchEnv := func(cmd *cobra.Command, app string, vars map[string]*string, verb string) error {
+		deploy := !noDeploy
+		var v platform.AppView
+		body := map[string]any{"env": vars, "deploy": deploy}
+		if err := c.do(cmd.Context(), http.MethodPatch, "/apps/"+url.PathEscape(app)+"/env", body, &v); err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(v)
+		}
+		keys := slices.Sorted(maps.Keys(vars))
+		fmt.Fprintf(c.out, "%s %s on app %s\n", verb, strings.Join(keys, ", "), app)
+		switch {
+		case v.Deployment != "":
+			fmt.Fprintf(c.out, "deploying: deployment %s (caddy paas deploys show %s %s)\n", v.Deployment, app, v.Deployment)
+		case !deploy:
+			fmt.Fprintln(c.out, "not deployed: the change takes effect on the next deploy")
+		}
+		return nil
+	}
+	set := &cobra.Command{
+		Use:   "set APP KEY=VALUE... [--no-deploy]",
+		Short: "Sets env variables (values are sealed at rest) and deploys them, unless --no-deploy",
+		Example: `  caddy paas env set blog MODE=prod LOG_LEVEL=info
+  caddy paas env set blog DATABASE_URL="$DATABASE_URL" --no-deploy`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vars := map[string]*string{}
+			for i, kv := range args[1:] {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					// The argument itself is not shown: it may be a value.
+					return fmt.Errorf("argument %d after the app: want KEY=VALUE", i+1)
+				}
+				vars[k] = &v
+			}
+			return patchEnv(cmd, args[0], vars, "set")
+		},
+	}
+	set.Flags().BoolVar(&noDeploy, "no-deploy", false, "Save the change without deploying: it takes effect on the next deploy")
+	env.AddCommand(set)
+	unset := &cobra.Command{
+		Use:   "unset APP KEY... [--no-deploy]",
+		Short: "Removes env variables and deploys the change, unless --no-deploy",
+		Example: `  caddy paas env unset blog LOG_LEVEL
+  caddy paas env unset blog OLD_KEY OTHER_KEY --no-deploy`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vars := map[string]*string{}
+			for _, k := range args[1:] {
+				if k == "" || strings.Contains(k, "=") {
+					return fmt.Errorf("%q: give keys only (env set sets values)", strings.SplitN(k, "=", 2)[0])
+				}
+				vars[k] = nil
+			}
+			return patchEnv(cmd, args[0], vars, "removed")
+		},
+	}
+	unset.Flags().BoolVar(&noDeploy, "no-deploy", false, "Save the change without deploying: it takes effect on the next deploy")
+	env.AddCommand(unset)
 	env.AddCommand(&cobra.Command{
 		Use:     "list APP",
 		Short:   "Lists an app's env variables, values masked",
@@ -487,15 +558,16 @@ func (c *cli) userID(ctx context.Context, arg string) (string, error) {
 }
 
 // readPassword reads one line of stdin, without its line ending. The
-// password is never echoed by this program.
-func readPassword(cmd *cobra.Command) (string, error) {
+// password is never echoed by this program. It shares the command's stdin
+// reader with the prompts of a login a remote server may need next.
+func (c *cli) readPassword(cmd *cobra.Command) (string, error) {
 	in := cmd.InOrStdin()
 	if f, ok := in.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			fmt.Fprint(cmd.ErrOrStderr(), "password (one line; pipe it in to keep it off the screen): ")
 		}
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
+	line, err := c.prompter(cmd).r.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("--password-stdin: reading stdin: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy-paas/caddy-paas/admin"
 	"github.com/caddy-paas/caddy-paas/auth"
+	"github.com/caddy-paas/caddy-paas/mcp"
 	"github.com/caddy-paas/caddy-paas/platform"
 	"github.com/caddy-paas/caddy-paas/webhooks"
 )
@@ -35,6 +36,7 @@ func init() {
 type Dashboard struct {
 	engine *platform.Engine
 	api    *admin.API
+	mcp    http.Handler
 	logger *zap.Logger
 }
 
@@ -57,6 +59,9 @@ func (h *Dashboard) Provision(ctx caddy.Context) error {
 	h.engine = app.engine
 	backend := app.Backend()
 	h.api = admin.New(apiPrefix, admin.SurfacePublic, func() (*admin.Backend, error) { return backend, nil })
+	// MCP for AI agents at /mcp: API tokens only, each tool a call of the
+	// public API above with the caller's token.
+	h.mcp = mcp.NewHTTPHandler(backend.Auth, h.api, apiPrefix)
 	return nil
 }
 
@@ -73,6 +78,15 @@ func (h *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 		h.api.ServeHTTP(w, r.WithContext(auth.WithRequestInfo(r.Context(), info)))
 		return nil
 	}
+	// MCP (begin): the same request info, for the audit entries of the
+	// API calls its tools make.
+	if r.URL.Path == "/mcp" || r.URL.Path == "/mcp/" {
+		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		info := auth.RequestInfo{ClientIP: ip, UserAgent: r.UserAgent(), Secure: r.TLS != nil}
+		h.mcp.ServeHTTP(w, r.WithContext(auth.WithRequestInfo(r.Context(), info)))
+		return nil
+	}
+	// MCP (end).
 	rest, ok := strings.CutPrefix(r.URL.Path, "/webhooks/")
 	if !ok {
 		return writeJSONError(w, http.StatusNotFound, "not found")

@@ -410,3 +410,37 @@ func (d *Docker) RunOnce(ctx context.Context, spec Spec, cmd []string, log io.Wr
 		return -1, fmt.Errorf("waiting for container %s: %w", spec.Name, err)
 	}
 }
+
+// LogOptions selects a container's log lines.
+type LogOptions struct {
+	// Tail is how many of the last lines to show (0: all).
+	Tail int
+	// Follow keeps streaming new lines until ctx ends.
+	Follow bool
+	// Timestamps prefixes each line with its time.
+	Timestamps bool
+}
+
+// Logs copies a container's output (stdout and stderr) to w.
+func (d *Docker) Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error {
+	o := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Timestamps: opts.Timestamps}
+	if opts.Tail > 0 {
+		o.Tail = strconv.Itoa(opts.Tail)
+	}
+	rc, err := d.cli.ContainerLogs(ctx, id, o)
+	if err != nil {
+		return fmt.Errorf("reading logs of container %s: %w", shortID(id), err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("reading logs of container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

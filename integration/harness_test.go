@@ -222,7 +222,10 @@ func newEnv(t testing.TB) *platformEnv {
 		httpAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		prefix:    "it" + randomSuffix(),
 	}
-	p.api = &admin.Client{BaseURL: "http://" + p.adminAddr, Prefix: "/paas", HTTP: &http.Client{Timeout: 2 * time.Minute}}
+	// Every exchange with the admin API is checked against its OpenAPI
+	// document.
+	check := &specChecker{t: t, next: http.DefaultTransport, docURL: "http://" + p.adminAddr + "/paas/openapi.json"}
+	p.api = &admin.Client{BaseURL: "http://" + p.adminAddr, Prefix: "/paas", HTTP: &http.Client{Timeout: 2 * time.Minute, Transport: check}}
 	httpAddr := p.httpAddr
 	p.apps = &http.Client{
 		Timeout: 30 * time.Second,

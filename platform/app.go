@@ -132,6 +132,9 @@ type AppPatch struct {
 	// KnownHosts replaces the remembered SSH host keys ("" forgets them,
 	// after the git host rotated its key).
 	KnownHosts *string `json:"known_hosts,omitempty"`
+	// NoDeploy saves the change without starting a deploy: it applies on
+	// the next one.
+	NoDeploy bool `json:"no_deploy,omitempty"`
 }
 
 // ValidateAppName checks an app name against ^[a-z][a-z0-9-]{0,62}$.

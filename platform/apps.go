@@ -453,7 +453,7 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		if err := tx.PutApp(a); err != nil {
 			return err
 		}
-		if redeploy && (a.Image != "" || a.Git != nil) && !a.Stopped {
+		if redeploy && !p.NoDeploy && (a.Image != "" || a.Git != nil) && !a.Stopped {
 			d = deploymentFor(a)
 			if err := tx.NewDeployment(d); err != nil {
 				return err

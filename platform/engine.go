@@ -33,6 +33,7 @@ type Runtime interface {
 	ImageTags(ctx context.Context, app string) ([]string, error)
 	RemoveImage(ctx context.Context, ref string) error
 	RunOnce(ctx context.Context, spec containers.Spec, cmd []string, log io.Writer) (int, error)
+	Logs(ctx context.Context, id string, opts containers.LogOptions, w io.Writer) error
 }
 
 // Upstream modes.

@@ -506,3 +506,15 @@ func (f *fakeRuntime) RemoveImage(ctx context.Context, ref string) error { retur
 func (f *fakeRuntime) RunOnce(ctx context.Context, spec containers.Spec, cmd []string, log io.Writer) (int, error) {
 	return 0, nil
 }
+
+// Logs writes two lines naming the container and its env VERSION.
+func (f *fakeRuntime) Logs(ctx context.Context, id string, opts containers.LogOptions, w io.Writer) error {
+	f.mu.Lock()
+	c, ok := f.containers[id]
+	f.mu.Unlock()
+	if !ok {
+		return errors.New("no such container")
+	}
+	_, err := fmt.Fprintf(w, "line 1 of %s\nline 2 of %s\n", c.spec.Name, c.spec.Name)
+	return err
+}
