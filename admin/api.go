@@ -190,7 +190,8 @@ func jsonMessage(err error) string {
 	case errors.As(err, &typ):
 		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ")
+		// The name comes from the body: keep it short.
+		return truncate(strings.TrimPrefix(err.Error(), "json: "), 120)
 	}
 	return "cannot decode the body"
 }

@@ -44,7 +44,14 @@ func (a *API) serve(rt Route, w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(rec, err)
 	}
-	if r.Method != http.MethodGet || rt.Audit {
+	// Changes are always audited; so is every call of an agent (the MCP
+	// server marks its requests), reads included.
+	via := ""
+	if r.Header.Get(ClientHeader) == "mcp" {
+		via = "mcp"
+	}
+	if r.Method != http.MethodGet || rt.Audit || via != "" {
+		c.via = via
 		a.audit(b, rt, c, info, rec)
 	}
 }
@@ -55,7 +62,12 @@ type callInfo struct {
 	principal *auth.Principal
 	team      string
 	target    string
+	via       string
 }
+
+// ClientHeader names the client kind of a request; "mcp" marks the MCP
+// server's calls, which are all audited.
+const ClientHeader = "X-Paas-Client"
 
 type ctxKey int
 
@@ -74,7 +86,7 @@ func (a *API) audit(b *Backend, rt Route, c *callInfo, info auth.RequestInfo, re
 	if status == 0 {
 		status = http.StatusOK
 	}
-	e := auth.AuditEntry{Action: rt.ID, Team: c.team, Target: c.target, ClientIP: info.ClientIP, Status: status, Result: "ok", Actor: "anonymous", ActorKind: "anonymous"}
+	e := auth.AuditEntry{Action: rt.ID, Team: c.team, Target: c.target, ClientIP: info.ClientIP, Status: status, Result: "ok", Actor: "anonymous", ActorKind: "anonymous", Via: c.via}
 	if status >= 400 {
 		e.Result = rec.errMsg
 	}

@@ -295,3 +295,24 @@ func TestAuditRecordsChanges(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+// TestAgentReadsAreAudited: every call of the MCP server, reads included,
+// is in the audit log, marked as an agent's.
+func TestAgentReadsAreAudited(t *testing.T) {
+	w := sharedWorld(t)
+	req := httptest.NewRequest("GET", "/api/v1/apps/app1/env", nil)
+	req.Header.Set("Authorization", "Bearer "+w.caller("token-read").bearer)
+	req.Header.Set(ClientHeader, "mcp")
+	rec := httptest.NewRecorder()
+	w.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	entries, err := w.svc.Audit(auth.AuditFilter{Limit: 1})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("%v %v", entries, err)
+	}
+	if e := entries[0]; e.Action != "env.list" || e.Via != "mcp" || e.TokenID == "" {
+		t.Errorf("entry %+v", e)
+	}
+}

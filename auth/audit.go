@@ -37,6 +37,8 @@ type AuditEntry struct {
 	Status int `json:"status"`
 	// Result is "ok" or the error message shown to the caller.
 	Result string `json:"result"`
+	// Via is "mcp" for a call of an AI agent through the MCP server.
+	Via string `json:"via,omitempty"`
 }
 
 // AuditFilter selects audit entries.
@@ -71,7 +73,7 @@ func (s *Service) Record(e AuditEntry) {
 		if id%1000 == 0 && id > MaxAuditEntries {
 			// Prune in batches: everything older than the newest
 			// MaxAuditEntries.
-			floor := auditKey(id - MaxAuditEntries)
+			floor := auditKey(id - MaxAuditEntries + 1)
 			var doomed []string
 			err := tx.ScanBackward(auditBucket, floor, func(key string, _ json.RawMessage) (bool, error) {
 				doomed = append(doomed, key)

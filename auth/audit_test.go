@@ -187,7 +187,7 @@ func TestAuditPruning(t *testing.T) {
 		t.Fatalf("newest entry %+v, want id %d", newest, next)
 	}
 	// Every entry more than MaxAuditEntries older than the newest is gone.
-	for _, id := range []uint64{1, 2, floor / 2, floor - 1} {
+	for _, id := range []uint64{1, 2, floor / 2, floor - 1, floor} {
 		if auditExists(t, e, id) {
 			t.Errorf("entry %d survived pruning", id)
 		}
@@ -198,7 +198,7 @@ func TestAuditPruning(t *testing.T) {
 			t.Errorf("entry %d was pruned", id)
 		}
 	}
-	if got, want := countAudit(t, e), before+1-int(floor-1); got != want {
+	if got, want := countAudit(t, e), before+1-int(floor); got != want {
 		t.Errorf("%d entries after pruning, want %d", got, want)
 	}
 	// Ids keep increasing after a prune.
@@ -211,7 +211,6 @@ func TestAuditPruning(t *testing.T) {
 // TestAuditKeepsAtMostMax: the newest MaxAuditEntries are kept, and the
 // entry just older than them is not.
 func TestAuditKeepsAtMostMax(t *testing.T) {
-	skipBug(t, "audit.go Record prunes keys below auditKey(id - MaxAuditEntries): entry id-MaxAuditEntries survives, so right after a prune MaxAuditEntries+1 entries remain (the floor should be id-MaxAuditEntries+1)")
 	e := newEnv(t, Config{})
 	const next = MaxAuditEntries + 1000
 	putAuditEntries(t, e, next-1, func(uint64) bool { return true })

@@ -34,18 +34,6 @@ const testPassword = "correct horse battery"
 
 var ctx = context.Background()
 
-// bugEnv runs the tests of known bugs, which are skipped by default so that
-// the package passes: AUTH_RUN_BUG_TESTS=1 go test ./auth shows them fail.
-const bugEnv = "AUTH_RUN_BUG_TESTS"
-
-// skipBug skips a test that fails because of a bug in the non-test code,
-// unless bugEnv is set.
-func skipBug(t *testing.T, desc string) {
-	t.Helper()
-	if os.Getenv(bugEnv) == "" {
-		t.Skip("BUG: " + desc + " (set " + bugEnv + "=1 to run)")
-	}
-}
 
 // fakeClock is the service's clock in tests.
 type fakeClock struct {

@@ -136,6 +136,10 @@ func NewService(db *storage.DB, sealer *storage.Sealer, cfg Config, logger *zap.
 func (s *Service) Configure(cfg Config, logger *zap.Logger) {
 	c := cfg.withDefaults()
 	s.cfg.Store(&c)
+	if s.accounts != nil {
+		s.accounts.SetLimits(c.MaxLoginFailures, c.LoginWindow)
+		s.clients.SetLimits(4*c.MaxLoginFailures, c.LoginWindow)
+	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}

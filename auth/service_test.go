@@ -317,7 +317,6 @@ func TestNewServiceReopens(t *testing.T) {
 // new settings on a config reload, MaxLoginFailures and LoginWindow among
 // them.
 func TestConfigureAppliesThrottleLimits(t *testing.T) {
-	skipBug(t, "Service.Configure stores MaxLoginFailures and LoginWindow but the throttles built in NewService keep the first values: a reload never changes login throttling")
 	e := newEnv(t, Config{MaxLoginFailures: 2})
 	e.seedUser("carol@example.com", false)
 	e.s.Configure(Config{MaxLoginFailures: 4}, nil)

@@ -118,20 +118,31 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 	if email == "" || in.Password == "" || len(in.Password) > MaxPasswordLen {
 		return fail(errBadLogin)
 	}
+	// The password is checked outside any write transaction: argon2
+	// takes a tenth of a second and must not hold bbolt's writer lock.
+	var found *userRecord
+	err := s.db.View(func(tx *storage.Tx) error {
+		u, err := userByEmail(tx, email)
+		found = u
+		return err
+	})
+	if err != nil {
+		var ae *Error
+		if !errors.As(err, &ae) {
+			return nil, nil, err
+		}
+		DummyVerify(in.Password)
+		return fail(errBadLogin)
+	}
+	if ok, err := VerifyPassword(found.PasswordHash, in.Password); err != nil || !ok {
+		return fail(errBadLogin)
+	}
 	var user *User
 	var sess *IssuedSession
-	err := s.db.Update(func(tx *storage.Tx) error {
-		u, err := userByEmail(tx, email)
-		if err != nil {
-			var ae *Error
-			if errors.As(err, &ae) {
-				DummyVerify(in.Password)
-				return errBadLogin
-			}
-			return err
-		}
-		if ok, err := VerifyPassword(u.PasswordHash, in.Password); err != nil || !ok {
-			return errBadLogin
+	err = s.db.Update(func(tx *storage.Tx) error {
+		u, err := getUser(tx, found.ID)
+		if err != nil || u.PasswordHash != found.PasswordHash {
+			return errBadLogin // deleted or given a new password meanwhile
 		}
 		if u.Disabled {
 			return &Error{Status: http.StatusForbidden, Code: "disabled", Message: "this account is disabled"}

@@ -223,6 +223,23 @@ func (s *Service) DeleteTeam(ctx context.Context, name string) error {
 				return err
 			}
 		}
+		// Pending invitations die with the team: a later team of the same
+		// name must not take in their holders.
+		var invites []string
+		err = forEachKeyed(tx, invitesBucket, func(key string, inv *inviteRecord) error {
+			if inv.Team == name {
+				invites = append(invites, key)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range invites {
+			if err := tx.Delete(invitesBucket, k); err != nil {
+				return err
+			}
+		}
 		return tx.Delete(teamsBucket, name)
 	})
 }

@@ -454,7 +454,6 @@ func TestDeleteTeam(t *testing.T) {
 // made it. Once the team is deleted, the invitation must not admit anyone
 // to a new team that happens to get the same name.
 func TestDeleteTeamVoidsInvitations(t *testing.T) {
-	skipBug(t, "DeleteTeam deletes the team and its tokens but not its pending invitations: when a team of the same name is created again (by anyone), an old invitation adds its holder to the new team with the old role, owner included")
 	e := newEnv(t, Config{})
 	mallory := e.seedUser("mallory@example.com", false)
 	mp := e.userPrincipal(mallory.ID)

@@ -115,3 +115,16 @@ func (t *Throttle) remove(el *list.Element) {
 	t.order.Remove(el)
 	delete(t.entries, el.Value.(*throttleEntry).key)
 }
+
+// SetLimits changes the limits (on a config reload); counted failures stay.
+func (t *Throttle) SetLimits(maxFailures int, window time.Duration) {
+	if maxFailures < 1 {
+		maxFailures = 1
+	}
+	if window < time.Second {
+		window = time.Second
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.maxFailures, t.window = maxFailures, window
+}

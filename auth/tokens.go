@@ -55,8 +55,8 @@ type CreatedToken struct {
 // CreateToken makes an API token for the principal's user, in one of their
 // teams, with a scope their role there allows.
 func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) (*CreatedToken, error) {
-	if p.User == nil {
-		return nil, forbidden("API tokens belong to users: log in to create one")
+	if p.User == nil || p.Kind != KindSession {
+		return nil, forbidden("API tokens are created by a logged-in user, not by another token")
 	}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\r\n\x00") {

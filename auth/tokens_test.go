@@ -287,7 +287,6 @@ func TestTokenScopeCappedByCurrentRole(t *testing.T) {
 // mint a token of a wider scope for itself. The API refuses tokens on
 // tokens.create (SessionOnly), so this is defense in depth.
 func TestCreateTokenFromToken(t *testing.T) {
-	skipBug(t, "CreateToken accepts a KindToken principal and checks only its user's role, not the token's scope: a read-only token of an owner can create an admin-scope token (the API layer blocks it today with SessionOnly on tokens.create)")
 	e := newEnv(t, Config{})
 	e.createTeam("alpha")
 	u := e.seedUser("own@example.com", false)

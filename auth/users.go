@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/mail"
 	"sort"
 	"strings"
@@ -420,7 +421,7 @@ func (s *Service) Setup(ctx context.Context, in SetupInput, info RequestInfo) (*
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	if retry, ok := s.clients.Check("setup:"+info.ClientIP, s.now()); !ok {
-		return nil, nil, &Error{Status: 429, Message: "too many attempts: try again later", RetryAfter: retry}
+		return nil, nil, &Error{Status: http.StatusTooManyRequests, Code: "throttled", Message: "too many attempts: try again later", RetryAfter: retry}
 	}
 	sum := sha256.Sum256([]byte(in.Token))
 	if s.setupHash == nil || subtle.ConstantTimeCompare(sum[:], s.setupHash) != 1 {

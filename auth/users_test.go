@@ -490,7 +490,6 @@ func TestSetupThrottled(t *testing.T) {
 // TestSetupThrottleCode: every 429 of the service carries the code
 // "throttled" (Login and AcceptInvite do), so that clients can tell it.
 func TestSetupThrottleCode(t *testing.T) {
-	skipBug(t, "Setup's 429 has no Code (Login and AcceptInvite answer code \"throttled\")")
 	e := newEnv(t, Config{MaxLoginFailures: 1})
 	_, err := e.s.IssueSetupToken()
 	must(t, err)
