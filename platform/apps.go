@@ -117,13 +117,13 @@ func (e *Engine) latestDeployment(app string) *Deployment {
 
 // Apps lists every app.
 func (e *Engine) Apps() ([]*AppView, error) {
-	apps, err := e.store.ListApps()
+	apps, err := e.store.listForViews()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*AppView, 0, len(apps))
 	for _, a := range apps {
-		out = append(out, e.view(a, e.latestDeployment(a.Name)))
+		out = append(out, e.view(a.app, a.latest))
 	}
 	return out, nil
 }

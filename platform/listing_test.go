@@ -1,0 +1,42 @@
+package platform
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestAppsListMatchesAppViews: the list, read without opening any sealed
+// value, shows each app exactly as its own view does.
+func TestAppsListMatchesAppViews(t *testing.T) {
+	h := newHarness(t)
+	_, d := h.createLive(AppInput{Name: "one", Image: "hello:v1", Env: map[string]string{"A": "secret-a", "B": ""}})
+	h.deploy("one", DeployInput{Image: "hello:v2"})
+	if _, err := h.e.CreateApp(h.ctx, AppInput{Name: "two", Team: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.CreateDeployKey("two"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := h.e.Apps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Fatalf("%d apps", len(list))
+	}
+	for _, v := range list {
+		one, err := h.e.App(v.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The status may move between the two reads of a deploying app.
+		v.Status, one.Status, v.ReadyReplicas, one.ReadyReplicas = "", "", 0, 0
+		if !reflect.DeepEqual(v, one) {
+			t.Errorf("list shows %+v\nview shows %+v", v, one)
+		}
+	}
+	if list[0].Env["A"] != MaskedValue || list[1].Team != "web" || list[1].GitAuth != "" || list[1].DeployKey == "" {
+		t.Errorf("list %+v %+v", list[0], list[1])
+	}
+	_ = d
+}
