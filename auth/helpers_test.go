@@ -34,7 +34,6 @@ const testPassword = "correct horse battery"
 
 var ctx = context.Background()
 
-
 // fakeClock is the service's clock in tests.
 type fakeClock struct {
 	mu  sync.Mutex

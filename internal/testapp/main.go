@@ -87,6 +87,8 @@ func main() {
 		}
 	})
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// One line on stdout, for the tests of app logs.
+	fmt.Println("testapp listening on port", port, "version", os.Getenv("VERSION"))
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
