@@ -525,6 +525,15 @@ func (a *API) getDeploy(e Engine, w http.ResponseWriter, r *http.Request) error 
 func (a *API) deployLogs(e Engine, w http.ResponseWriter, r *http.Request) error {
 	name, id := r.PathValue("name"), r.PathValue("id")
 	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream") || r.URL.Query().Get("follow") == "1"
+	return streamText(w, sse, func(dst io.Writer, flush func()) error {
+		return e.FollowLog(r.Context(), name, id, dst, flush)
+	})
+}
+
+// streamText answers what run writes: plain text, or with sse one
+// server-sent event per line and a final "end" event. Headers go with the
+// first byte, so an error before it is still a JSON error.
+func streamText(w http.ResponseWriter, sse bool, run func(dst io.Writer, flush func()) error) error {
 	// A ResponseController reaches the connection's writer through the
 	// wrappers (Caddy's admin metrics wrapper has no Flush of its own).
 	rc := http.NewResponseController(w)
@@ -537,14 +546,14 @@ func (a *API) deployLogs(e Engine, w http.ResponseWriter, r *http.Request) error
 		ev = &sseWriter{w: out}
 		dst = ev
 	}
-	err := e.FollowLog(r.Context(), name, id, dst, flush)
+	err := run(dst, flush)
 	if err != nil && !out.started {
 		return err
 	}
 	out.start()
 	if sse && err == nil {
 		ev.finish()
-		io.WriteString(out, "event: end\ndata: \n\n")
+		_, _ = io.WriteString(out, "event: end\ndata: \n\n")
 	}
 	flush()
 	return nil

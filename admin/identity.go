@@ -427,25 +427,7 @@ func (a *API) appLogs(e Engine, w http.ResponseWriter, r *http.Request) error {
 	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
 	opts.Follow = follow
 	sse := follow || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
-	rc := http.NewResponseController(w)
-	flush := func() { _ = rc.Flush() }
-	out := &startOnWrite{w: w, contentType: "text/plain; charset=utf-8"}
-	var dst io.Writer = out
-	var ev *sseWriter
-	if sse {
-		out.contentType = "text/event-stream"
-		ev = &sseWriter{w: out}
-		dst = ev
-	}
-	err := e.AppLogs(r.Context(), r.PathValue("name"), opts, dst, flush)
-	if err != nil && !out.started {
-		return err
-	}
-	out.start()
-	if sse {
-		ev.finish()
-		_, _ = io.WriteString(out, "event: end\ndata: \n\n")
-	}
-	flush()
-	return nil
+	return streamText(w, sse, func(dst io.Writer, flush func()) error {
+		return e.AppLogs(r.Context(), r.PathValue("name"), opts, dst, flush)
+	})
 }
