@@ -431,3 +431,16 @@ func (a *API) appLogs(e Engine, w http.ResponseWriter, r *http.Request) error {
 		return e.AppLogs(r.Context(), r.PathValue("name"), opts, dst, flush)
 	})
 }
+
+// revokeOwnToken deletes the token the request authenticates with: a token
+// can always end itself, never another one.
+func (a *API) revokeOwnToken(e Engine, w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r)
+	if p.Token == nil {
+		return &platform.Error{Status: http.StatusBadRequest, Message: "this request is not made with an API token"}
+	}
+	if err := authOf(r).DeleteToken(r.Context(), p, p.Token.ID); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, Deleted{p.Token.ID})
+}

@@ -298,6 +298,9 @@ func buildCommands(cmd *cobra.Command) {
 			if err := c.do(cmd.Context(), http.MethodGet, "/apps/"+args[0]+"/deploys", nil, &list); err != nil {
 				return err
 			}
+			if c.json {
+				return c.printJSON(list) // always an array, even of one
+			}
 			return c.printDeployments(list)
 		},
 	})
@@ -394,8 +397,12 @@ func buildCommands(cmd *cobra.Command) {
 		Example: "  caddy paas redirects remove blog r_0123456789ab",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/redirects/"+args[1], nil, nil); err != nil {
+			var out admin.Deleted
+			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/redirects/"+args[1], nil, &out); err != nil {
 				return err
+			}
+			if c.json {
+				return c.printJSON(out)
 			}
 			fmt.Fprintf(c.out, "removed redirect %s of %s\n", args[1], args[0])
 			return nil
@@ -540,8 +547,12 @@ func buildCommands(cmd *cobra.Command) {
 		Example: "  caddy paas certs remove blog 0123456789abcdef",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/certs/"+args[1], nil, nil); err != nil {
+			var out admin.Deleted
+			if err := c.do(cmd.Context(), http.MethodDelete, "/apps/"+args[0]+"/certs/"+args[1], nil, &out); err != nil {
 				return err
+			}
+			if c.json {
+				return c.printJSON(out)
 			}
 			fmt.Fprintf(c.out, "removed certificate %s of %s\n", args[1], args[0])
 			return nil

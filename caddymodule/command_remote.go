@@ -660,7 +660,8 @@ func (c *cli) logoutCommand() *cobra.Command {
 			revoked := false
 			if sc.TokenID != "" {
 				ctx, cancel := context.WithTimeout(cmdContext(cmd), 15*time.Second)
-				revoked = remoteClient(server, sc.Token).Do(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(sc.TokenID), nil, nil) == nil
+				// A token may always revoke itself.
+				revoked = remoteClient(server, sc.Token).Do(ctx, http.MethodDelete, "/me/token", nil, nil) == nil
 				cancel()
 			}
 			delete(cr.Servers, server)

@@ -149,6 +149,10 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		path = local
 	}
 	switch {
+	case isAPI && r.Method == http.MethodDelete && path == "/me/token" && tokenOK:
+		// A token revokes itself, as the real server allows.
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"deleted":"0123456789ab"}`)
 	case (isAPI || isLocal) && r.Method == http.MethodGet && path == "/apps":
 		fakeJSON(w, 200, []platform.AppView{{Name: "blog", Status: "running"}, {Name: "shop", Status: "stopped"}})
 	case (isAPI || isLocal) && r.Method == http.MethodGet && path == "/apps/ghost":
@@ -625,11 +629,11 @@ func TestCLILogout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("logout: %v %s", err, stderr)
 	}
-	// The fake refuses a token deleting itself, as the real server does.
-	if del := f.find(http.MethodDelete, "/api/v1/tokens/0123456789ab"); len(del) != 1 || del[0].Auth != "Bearer "+fakeToken {
+	// The token revokes itself.
+	if del := f.find(http.MethodDelete, "/api/v1/me/token"); len(del) != 1 || del[0].Auth != "Bearer "+fakeToken {
 		t.Errorf("logout's revocation attempts: %+v", del)
 	}
-	if !strings.Contains(out, "Logged out of "+f.URL) || !strings.Contains(out, "stays valid") {
+	if !strings.Contains(out, "Logged out of "+f.URL) || !strings.Contains(out, "was revoked") {
 		t.Errorf("logout said:\n%s", out)
 	}
 	checkNoSecret(t, "logout", out+stderr)
@@ -881,7 +885,7 @@ var cliCommandFor = map[string]string{
 	"domains.list": "domains list", "domains.add": "domains add", "domains.remove": "domains remove",
 	"certs.list": "certs list", "certs.upload": "certs upload", "certs.remove": "certs remove",
 	"webhook.get": "webhook show", "webhook.rotate": "webhook rotate-secret",
-	"auth.status": "setup", "auth.setup": "setup", "auth.login": "login", "auth.logout": "login",
+	"auth.status": "setup", "auth.setup": "setup", "auth.login": "login", "auth.logout": "login", "me.token.revoke": "logout",
 	"auth.accept_invite": "accept-invite", "me.get": "whoami", "me.password": "account password",
 	"me.totp.begin": "account totp enable", "me.totp.confirm": "account totp enable", "me.totp.disable": "account totp disable",
 	"tokens.list": "tokens list", "tokens.create": "tokens create", "tokens.delete": "tokens delete",
