@@ -6,7 +6,9 @@
 # openssh-server (the sshd the deploy key test serves a repository with on
 # loopback, with its own config and port); and pebble with
 # pebble-challtestsrv (the ACME CA and DNS server of the ACME tests), built
-# with go install into Go's bin folder, where the tests look for them.
+# with go install into Go's bin folder, where the tests look for them; and
+# Debian's chromium (the browser of the dashboard's end-to-end tests,
+# driven with chromedp).
 set -euo pipefail
 
 # pebble and pebble-challtestsrv, at the version the tests expect: go
@@ -34,6 +36,7 @@ need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || need+=(openssh-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""
