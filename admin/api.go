@@ -63,6 +63,7 @@ type Engine interface {
 	AppLogs(ctx context.Context, name string, opts containers.LogOptions, w io.Writer, flush func()) error
 	RestartApp(ctx context.Context, name string) (*platform.Deployment, error)
 	ScaleApp(ctx context.Context, name string, replicas int) (*platform.AppView, error)
+	OpenTerminal(ctx context.Context, name, replica string, cmd []string) (*platform.Terminal, error)
 }
 
 // API serves the platform's operations as JSON under a path prefix, on

@@ -250,7 +250,10 @@ func safeMethod(m string) bool {
 // browser always sends Origin (or Sec-Fetch-Site) on those, and a
 // same-origin page, the CLI and other programs do not send a foreign one.
 func checkOrigin(r *http.Request) error {
-	if safeMethod(r.Method) {
+	// A WebSocket upgrade is a GET that opens a channel of changes: it gets
+	// the same check (browsers send Origin on every upgrade).
+	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if safeMethod(r.Method) && !upgrade {
 		return nil
 	}
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {

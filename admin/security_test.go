@@ -316,3 +316,22 @@ func TestAgentReadsAreAudited(t *testing.T) {
 		t.Errorf("entry %+v", e)
 	}
 }
+
+// TestTokenRevokesItself: DELETE /me/token ends the token it is made with,
+// and only that one.
+func TestTokenRevokesItself(t *testing.T) {
+	w := newWorld(t)
+	read, deploy := w.caller("token-read"), w.caller("token-deploy")
+	if res := w.do(t, read, "DELETE", "/api/v1/me/token", ""); res.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", res.status, res.error)
+	}
+	if res := w.do(t, read, "GET", "/api/v1/apps", ""); res.status != http.StatusUnauthorized {
+		t.Errorf("the revoked token: %d", res.status)
+	}
+	if res := w.do(t, deploy, "GET", "/api/v1/apps", ""); res.status != http.StatusOK {
+		t.Errorf("another token after the revocation: %d", res.status)
+	}
+	if res := w.do(t, w.caller("owner"), "DELETE", "/api/v1/me/token", ""); res.status != http.StatusBadRequest {
+		t.Errorf("a session revoking 'its token': %d", res.status)
+	}
+}

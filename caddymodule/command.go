@@ -582,6 +582,7 @@ func buildCommands(cmd *cobra.Command) {
 
 	buildIdentityCommands(cmd, c)
 	buildMCPCommand(cmd, c)
+	buildExecCommand(cmd, c)
 	buildAppOpsCommands(cmd, c)
 	buildRemoteCommands(cmd, c)
 	c.finishCommands(cmd)

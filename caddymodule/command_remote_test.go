@@ -885,7 +885,7 @@ var cliCommandFor = map[string]string{
 	"domains.list": "domains list", "domains.add": "domains add", "domains.remove": "domains remove",
 	"certs.list": "certs list", "certs.upload": "certs upload", "certs.remove": "certs remove",
 	"webhook.get": "webhook show", "webhook.rotate": "webhook rotate-secret",
-	"auth.status": "setup", "auth.setup": "setup", "auth.login": "login", "auth.logout": "login", "me.token.revoke": "logout",
+	"auth.status": "setup", "auth.setup": "setup", "auth.login": "login", "auth.logout": "login", "me.token.revoke": "logout", "apps.terminal": "exec",
 	"auth.accept_invite": "accept-invite", "me.get": "whoami", "me.password": "account password",
 	"me.totp.begin": "account totp enable", "me.totp.confirm": "account totp enable", "me.totp.disable": "account totp disable",
 	"tokens.list": "tokens list", "tokens.create": "tokens create", "tokens.delete": "tokens delete",

@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-paas/caddy-paas/auth"
 	"github.com/caddy-paas/caddy-paas/mcp"
 	"github.com/caddy-paas/caddy-paas/platform"
+	"github.com/caddy-paas/caddy-paas/ui/dashboard" // Dashboard pages
 	"github.com/caddy-paas/caddy-paas/webhooks"
 )
 
@@ -37,6 +38,10 @@ type Dashboard struct {
 	engine *platform.Engine
 	api    *admin.API
 	mcp    http.Handler
+	// Dashboard pages (begin): every path that is not the API, MCP or a
+	// webhook.
+	pages http.Handler
+	// Dashboard pages (end).
 	logger *zap.Logger
 }
 
@@ -62,6 +67,12 @@ func (h *Dashboard) Provision(ctx caddy.Context) error {
 	// MCP for AI agents at /mcp: API tokens only, each tool a call of the
 	// public API above with the caller's token.
 	h.mcp = mcp.NewHTTPHandler(backend.Auth, h.api, apiPrefix)
+	// Dashboard pages (begin): they read through the public API above,
+	// in process, with the visitor's session cookie.
+	if h.pages, err = dashboard.New(h.api, apiPrefix); err != nil {
+		return fmt.Errorf("setting up the dashboard pages: %w", err)
+	}
+	// Dashboard pages (end).
 	return nil
 }
 
@@ -87,6 +98,15 @@ func (h *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 		return nil
 	}
 	// MCP (end).
+	// Dashboard pages (begin): the rest of the site is the dashboard, with
+	// the same request info for its in-process API calls.
+	if !strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		info := auth.RequestInfo{ClientIP: ip, UserAgent: r.UserAgent(), Secure: r.TLS != nil}
+		h.pages.ServeHTTP(w, r.WithContext(auth.WithRequestInfo(r.Context(), info)))
+		return nil
+	}
+	// Dashboard pages (end).
 	rest, ok := strings.CutPrefix(r.URL.Path, "/webhooks/")
 	if !ok {
 		return writeJSONError(w, http.StatusNotFound, "not found")

@@ -12,10 +12,13 @@ import (
 )
 
 // allowedDockerCalls is every Docker Engine API call the product may make.
-// Adding one is a security decision (SECURITY.md, "Docker reach"): no exec,
-// no plugins, no volumes or binds from the host, no privileged containers.
+// Adding one is a security decision (SECURITY.md, "Docker reach"): no
+// plugins, no volumes or binds from the host, no privileged containers. Exec
+// serves the dashboard's terminal only: a TTY in an app's own running
+// replica, as its own user, for members allowed to reveal its secrets.
 var allowedDockerCalls = []string{
-	"Close", "ContainerCreate", "ContainerInspect", "ContainerList", "ContainerLogs",
+	"Close", "ContainerCreate", "ContainerExecAttach", "ContainerExecCreate", "ContainerExecResize",
+	"ContainerInspect", "ContainerList", "ContainerLogs",
 	"ContainerRemove", "ContainerStart", "ContainerStop", "ContainerWait", "Events",
 	"ImageBuild", "ImageInspect", "ImageList", "ImagePull", "ImageRemove",
 	"NegotiateAPIVersion", "NetworkCreate", "NetworkInspect", "Ping",

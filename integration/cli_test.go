@@ -105,6 +105,8 @@ func TestCLIEveryCommand(t *testing.T) {
 	if r := c.local(root, "logs", app, "--tail", "5"); !strings.Contains(r.stdout, "testapp listening") {
 		t.Errorf("logs --tail 5: %s", r)
 	}
+	// The terminal is on the dashboard site only.
+	c.fails(root, "", "admin endpoint refuses WebSockets", "exec", app, "--address", c.p.adminAddr)
 	if v := jsonOf[[]platform.AppView](t, c.local(root, "apps", "stop", app, "--json")); len(v) != 1 || v[0].Status != "stopped" {
 		t.Errorf("apps stop: %+v", v)
 	}
@@ -307,6 +309,11 @@ func TestCLIEveryCommand(t *testing.T) {
 	// A password login makes a new CLI token.
 	if got := jsonOf[map[string]any](t, c.ok(root, rootPW+"\n", "login", c.server, "--email", "root@example.com", "--json")); got["scope"] != "admin" {
 		t.Errorf("login: %v", got)
+	}
+	// A command in a replica's TTY, through the dashboard site with the
+	// user's session (the image has no shell: its own binary).
+	if r := c.ok(root, rootPW+"\n", "exec", app, "--", "/app", "release"); !strings.Contains(r.stdout, "release ran for") {
+		t.Errorf("exec: %s", r)
 	}
 	spare := jsonOf[auth.CreatedToken](t, c.ok(root, rootPW+"\n", "tokens", "create", "--team", "default", "--scope", "read", "--name", "spare", "--json"))
 	if del := jsonOf[admin.Deleted](t, c.ok(root, rootPW+"\n", "tokens", "delete", spare.ID, "--json")); del.Deleted != spare.ID {

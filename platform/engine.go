@@ -34,6 +34,7 @@ type Runtime interface {
 	RemoveImage(ctx context.Context, ref string) error
 	RunOnce(ctx context.Context, spec containers.Spec, cmd []string, log io.Writer) (int, error)
 	Logs(ctx context.Context, id string, opts containers.LogOptions, w io.Writer) error
+	Exec(ctx context.Context, id string, cmd []string) (*containers.ExecSession, error)
 }
 
 // Upstream modes.

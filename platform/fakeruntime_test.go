@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"net"
 	"context"
 	"errors"
 	"fmt"
@@ -517,4 +518,17 @@ func (f *fakeRuntime) Logs(ctx context.Context, id string, opts containers.LogOp
 	}
 	_, err := fmt.Fprintf(w, "line 1 of %s\nline 2 of %s\n", c.spec.Name, c.spec.Name)
 	return err
+}
+
+// Exec runs nothing: the fake's TTY echoes what it is sent.
+func (f *fakeRuntime) Exec(ctx context.Context, id string, cmd []string) (*containers.ExecSession, error) {
+	f.mu.Lock()
+	_, ok := f.containers[id]
+	f.mu.Unlock()
+	if !ok {
+		return nil, errors.New("no such container")
+	}
+	a, b := net.Pipe()
+	go func() { _, _ = io.Copy(b, b) }()
+	return &containers.ExecSession{Stream: a, Resize: func(context.Context, uint, uint) error { return nil }}, nil
 }
