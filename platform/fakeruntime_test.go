@@ -1,11 +1,11 @@
 package platform
 
 import (
-	"net"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
