@@ -18,7 +18,7 @@ import (
 // replica, as its own user, for members allowed to reveal its secrets.
 var allowedDockerCalls = []string{
 	"Close", "ContainerCreate", "ContainerExecAttach", "ContainerExecCreate", "ContainerExecResize",
-	"ContainerInspect", "ContainerList", "ContainerLogs",
+	"ContainerInspect", "ContainerList", "ContainerLogs", "ContainerStatsOneShot",
 	"ContainerRemove", "ContainerStart", "ContainerStop", "ContainerWait", "Events",
 	"ImageBuild", "ImageInspect", "ImageList", "ImagePull", "ImageRemove",
 	"NegotiateAPIVersion", "NetworkCreate", "NetworkInspect", "Ping",

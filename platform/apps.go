@@ -59,9 +59,12 @@ type AppView struct {
 	ReadyReplicas int      `json:"ready_replicas"`
 	Current       string   `json:"current_deployment,omitempty"`
 	// Deployment is the id of the deploy this request started, if any.
-	Deployment string    `json:"deployment,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Deployment string `json:"deployment,omitempty"`
+	// Usage is the CPU and memory of the running replicas (sampled every
+	// few seconds), when any runs.
+	Usage     *AppUsage `json:"usage,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func (e *Engine) view(a *App, latest *Deployment) *AppView {
@@ -90,6 +93,7 @@ func (e *Engine) view(a *App, latest *Deployment) *AppView {
 	if route := e.table.Route(a.Name); route != nil {
 		v.ReadyReplicas = route.Ready()
 	}
+	v.Usage = e.usageOf(a.Name)
 	switch {
 	case a.Stopped:
 		v.Status = AppStopped

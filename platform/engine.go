@@ -35,6 +35,7 @@ type Runtime interface {
 	RunOnce(ctx context.Context, spec containers.Spec, cmd []string, log io.Writer) (int, error)
 	Logs(ctx context.Context, id string, opts containers.LogOptions, w io.Writer) error
 	Exec(ctx context.Context, id string, cmd []string) (*containers.ExecSession, error)
+	Usage(ctx context.Context, id string) (containers.Usage, error)
 }
 
 // Upstream modes.
@@ -73,6 +74,9 @@ type Config struct {
 	// ReconcileInterval is how often the reconciler compares desired state
 	// with the containers, besides reacting to Docker events.
 	ReconcileInterval time.Duration
+	// UsageInterval is how often the replicas' CPU and memory are sampled.
+	// Default: 10s.
+	UsageInterval time.Duration
 }
 
 // Engine runs apps. One engine exists per data directory; it outlives
@@ -112,6 +116,8 @@ type Engine struct {
 	certs atomic.Pointer[certIndex]
 	// instance labels this engine's containers (containers.LabelInstance).
 	instance string
+	// usage holds the last CPU and memory sample of every app.
+	usage usageSampler
 }
 
 // NewEngine returns an engine over an open store and a runtime. Start runs it.
@@ -188,8 +194,9 @@ func (e *Engine) Start() error {
 	// Settle deploys a crash interrupted before anything new can start,
 	// so a deploy asked for right after Start is never taken for one.
 	e.recoverInterrupted()
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.run()
+	go e.sampleUsage()
 	return nil
 }
 

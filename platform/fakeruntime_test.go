@@ -58,6 +58,8 @@ type fakeRuntime struct {
 	// pullable images appear on PullImage.
 	pullable map[string]fakeImage
 	pulls    []string
+	// usageCalls counts Usage samples.
+	usageCalls int
 }
 
 func newFakeRuntime(t *testing.T) *fakeRuntime {
@@ -531,4 +533,16 @@ func (f *fakeRuntime) Exec(ctx context.Context, id string, cmd []string) (*conta
 	a, b := net.Pipe()
 	go func() { _, _ = io.Copy(b, b) }()
 	return &containers.ExecSession{Stream: a, Resize: func(context.Context, uint, uint) error { return nil }}, nil
+}
+
+// Usage reports a growing CPU time and a fixed memory use.
+func (f *fakeRuntime) Usage(ctx context.Context, id string) (containers.Usage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.containers[id]; !ok {
+		return containers.Usage{}, errors.New("no such container")
+	}
+	f.usageCalls++
+	n := uint64(f.usageCalls)
+	return containers.Usage{CPUTotal: n * 5e8, SystemTotal: n * 2e9, OnlineCPUs: 2, MemoryBytes: 10 << 20, MemoryLimit: 1 << 30}, nil
 }
