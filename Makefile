@@ -4,7 +4,7 @@ BIN     := bin/caddy
 XCADDY  := github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5
 UNIT    := $(shell $(GO) list ./... | grep -v -e /integration -e /bench)
 
-.PHONY: build run test unit integration bench lint fuzz xcaddy docker testdeps images clean
+.PHONY: build run test unit integration bench lint fuzz xcaddy docker testdeps images assets clean
 
 ## build: compile Caddy with caddy-paas into ./bin/caddy
 build:
@@ -52,6 +52,11 @@ testdeps:
 
 images: docker
 	./scripts/images.sh
+
+## assets: vendor the dashboard's npm dependencies (xterm.js) into ui/dashboard/assets/vendor
+## from ui/dashboard/web/package-lock.json (needs Node.js; the output is committed)
+assets:
+	./scripts/assets.sh
 
 clean:
 	rm -rf bin

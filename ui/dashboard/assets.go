@@ -12,8 +12,17 @@ import (
 	"time"
 )
 
+// assetFS holds the dashboard's own assets and, under assets/vendor/,
+// the npm dependencies that scripts/assets.sh (make assets) copies there
+// from ui/dashboard/web; that output is committed, so building needs no
+// Node.js (vendor_test.go fails when it is stale).
+//
 //go:embed assets
 var assetFS embed.FS
+
+// vendorManifest is the list of the vendored files, with the versions and
+// hashes they come from: embedded with them, never served.
+const vendorManifest = "assets/vendor/MANIFEST"
 
 // asset is one embedded static file, addressed by a hash of its content.
 type asset struct {
@@ -37,6 +46,8 @@ var assetTypes = map[string]string{
 	".js":  "text/javascript; charset=utf-8",
 	".css": "text/css; charset=utf-8",
 	".svg": "image/svg+xml",
+	// The vendored packages' licenses.
+	".txt": "text/plain; charset=utf-8",
 }
 
 // assetHashLen is the number of hex digits of the content hash in an
@@ -46,7 +57,7 @@ const assetHashLen = 16
 func loadAssets() (*assetSet, error) {
 	s := &assetSet{byName: map[string]*asset{}}
 	err := fs.WalkDir(assetFS, "assets", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || p == vendorManifest {
 			return err
 		}
 		body, err := assetFS.ReadFile(p)
@@ -58,7 +69,12 @@ func loadAssets() (*assetSet, error) {
 		if !ok {
 			return fmt.Errorf("asset %s: unknown type", p)
 		}
+		// An asset is addressed by its file name alone: two with one name
+		// (one of them vendored) would be a bug.
 		name := path.Base(p)
+		if _, dup := s.byName[name]; dup {
+			return fmt.Errorf("asset %s: another asset has the name %s", p, name)
+		}
 		s.byName[name] = &asset{name: name, hash: hex.EncodeToString(sum[:])[:assetHashLen], body: body, contentType: ct}
 		return nil
 	})

@@ -1,6 +1,8 @@
 // Package dashboard serves the dashboard's pages: HTML rendered on the
 // server with html/template, and one small script that calls the public API
-// for every action.
+// for every action. The terminal page adds xterm.js (an npm dependency,
+// vendored into assets/vendor by scripts/assets.sh) and terminal.js, which
+// opens the API's terminal WebSocket.
 //
 // The package holds no authorization of its own and reads no store. Every
 // page gets its data by calling the public API handler in process, with the
@@ -27,7 +29,7 @@ var templateFS embed.FS
 
 // pageNames are the templates that render a whole page, each with
 // templates/layout.html.
-var pageNames = []string{"setup", "login", "apps", "app", "teams", "audit", "error"}
+var pageNames = []string{"setup", "login", "apps", "app", "terminal", "teams", "audit", "error"}
 
 // Handler serves the dashboard pages and their assets.
 type Handler struct {
@@ -71,6 +73,7 @@ func New(api http.Handler, apiPrefix string) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.appsPage)
 	mux.HandleFunc("GET /apps/{name}", h.appPage)
+	mux.HandleFunc("GET /apps/{name}/terminal", h.terminalPage)
 	mux.HandleFunc("GET /teams", h.teamsPage)
 	mux.HandleFunc("GET /audit", h.auditPage)
 	mux.HandleFunc("GET /login", h.loginPage)
@@ -80,12 +83,29 @@ func New(api http.Handler, apiPrefix string) (http.Handler, error) {
 	return h, nil
 }
 
+// contentSecurityPolicy allows only this site's own scripts, styles and
+// connections (WebSockets to this host included), no inline code, and no
+// framing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+	"img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// terminalPolicy is the policy of the terminal page alone, which allows
+// inline styles: xterm.js draws the terminal in the DOM, writes its theme
+// colors and cell sizes into <style> elements that it makes at run time,
+// and colors some cells with style attributes. Under style-src 'self' the
+// browser drops all of them and the terminal shows black text on black
+// (checked in Chromium with xterm.js 6.0.0). Styles only: scripts stay
+// 'self' (no inline script, no eval) and nothing else changes. Inline
+// styles can restyle the page, not run code; what the page shows of the
+// app is escaped by html/template, and xterm.js writes the terminal's
+// output as text.
+var terminalPolicy = strings.Replace(contentSecurityPolicy, "style-src 'self';", "style-src 'self' 'unsafe-inline';", 1)
+
 // securityHeaders go on every answer of the dashboard: pages, assets,
-// redirects and errors. The policy allows only this site's own scripts,
-// styles and connections, no inline code, and no framing.
+// redirects and errors (the terminal page replaces the policy with
+// terminalPolicy).
 var securityHeaders = map[string]string{
-	"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-		"img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+	"Content-Security-Policy":      contentSecurityPolicy,
 	"X-Frame-Options":              "DENY",
 	"Referrer-Policy":              "no-referrer",
 	"X-Content-Type-Options":       "nosniff",

@@ -354,6 +354,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}{
 		{"/", w.alice, 200, true},
 		{"/apps/blog", w.alice, 200, true},
+		{"/apps/blog/terminal", w.alice, 200, true},
 		{"/teams", w.alice, 200, true},
 		{"/audit", w.alice, 200, true},
 		{"/login", nil, 200, true},
@@ -368,6 +369,10 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", tc.path, res.StatusCode, tc.status)
 		}
 		for k, want := range wantHeaders {
+			if k == "Content-Security-Policy" && tc.path == "/apps/blog/terminal" {
+				// Inline styles for xterm.js (TestScriptsStaySelf).
+				want = terminalPolicy
+			}
 			if got := res.Header.Get(k); got != want {
 				t.Errorf("GET %s: %s is %q, want %q", tc.path, k, got, want)
 			}
