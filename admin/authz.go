@@ -38,6 +38,10 @@ func (a *API) serve(rt Route, w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	p, r, err := a.authorize(b, rt, r)
 	c.principal = p
+	if p != nil {
+		// Deployments started by this request say who started them.
+		r = r.WithContext(platform.WithActor(r.Context(), actorName(p)))
+	}
 	if err == nil {
 		err = rt.Handler(a, b.Engine, rec, r)
 	}
@@ -268,6 +272,14 @@ func checkOrigin(r *http.Request) error {
 		return &platform.Error{Status: http.StatusForbidden, Message: "cross-origin request refused"}
 	}
 	return nil
+}
+
+// actorName names a principal on the deployments it starts.
+func actorName(p *auth.Principal) string {
+	if p.Token != nil {
+		return p.Actor() + " (token " + truncate(p.Token.Name, 60) + ")"
+	}
+	return p.Actor()
 }
 
 func truncate(s string, n int) string {

@@ -171,6 +171,11 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	if code, body := p.mustGet(app, "/"); code != 200 || !strings.Contains(body, "two") {
 		t.Fatalf("after the CI deploy: %d %q", code, body)
 	}
+	var byCI platform.Deployment
+	admin.must("GET", "/api/v1/apps/"+app+"/deploys/"+d.ID, nil, &byCI)
+	if byCI.TriggeredBy != "root@example.com (token ci)" {
+		t.Errorf("the CI deploy's triggered_by: %q", byCI.TriggeredBy)
+	}
 	if status, _ := ci.call("DELETE", "/api/v1/apps/"+app, nil, nil); status != http.StatusForbidden {
 		t.Errorf("deploy token deleting the app: %d, want 403", status)
 	}

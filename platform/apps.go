@@ -255,6 +255,7 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 		}
 		if a.Image != "" || a.Git != nil {
 			d = deploymentFor(a)
+			d.TriggeredBy = ActorFrom(ctx)
 			if err := tx.NewDeployment(d); err != nil {
 				return err
 			}
@@ -459,6 +460,7 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		}
 		if redeploy && !p.NoDeploy && (a.Image != "" || a.Git != nil) && !a.Stopped {
 			d = deploymentFor(a)
+			d.TriggeredBy = ActorFrom(ctx)
 			if err := tx.NewDeployment(d); err != nil {
 				return err
 			}
@@ -610,6 +612,7 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 			return err
 		}
 		d = deploymentFor(a)
+		d.TriggeredBy = ActorFrom(ctx)
 		if git != nil {
 			d.Source, d.Git, d.Image = SourceGit, git, ""
 		} else {
@@ -651,6 +654,7 @@ func (e *Engine) Rollback(ctx context.Context, name, target string) (*Deployment
 			return err
 		}
 		d = deploymentFor(a)
+		d.TriggeredBy = ActorFrom(ctx)
 		d.RollbackOf = t.ID
 		return tx.NewDeployment(d)
 	}, func() { e.enqueueDeployment(d) })

@@ -41,6 +41,10 @@ type Deployment struct {
 	HealthPath string            `json:"health_path,omitempty"`
 	Env        map[string]string `json:"-"`
 	RollbackOf string            `json:"rollback_of,omitempty"`
+	// TriggeredBy says who started the deployment: a user's e-mail (with
+	// the API token's name), "local admin endpoint", or a git provider's
+	// push webhook.
+	TriggeredBy string `json:"triggered_by,omitempty"`
 	// Source is where the image comes from: image, git or upload.
 	Source string `json:"source"`
 	// Git is the repository and ref this deployment builds.

@@ -294,6 +294,7 @@ func (e *Engine) DeployUpload(ctx context.Context, name string, r io.Reader) (*D
 			return err
 		}
 		d = deploymentFor(a)
+		d.TriggeredBy = ActorFrom(ctx)
 		d.Source, d.Git, d.Image = SourceUpload, nil, ""
 		if err := tx.NewDeployment(d); err != nil {
 			return err

@@ -28,3 +28,23 @@ func TestUsageSampling(t *testing.T) {
 		t.Errorf("the list's usage: %+v", list[0].Usage)
 	}
 }
+
+// TestDeploymentsSayWhoStartedThem: the actor of the request is recorded on
+// the deployments it starts.
+func TestDeploymentsSayWhoStartedThem(t *testing.T) {
+	h := newHarness(t)
+	v, err := h.e.CreateApp(WithActor(h.ctx, "alice@example.com"), AppInput{Name: "who", Image: "hello:v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitLive("who", v.Deployment)
+	d, err := h.e.Deploy(WithActor(h.ctx, "bob@example.com (token ci)"), "who", DeployInput{Image: "hello:v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitLive("who", d.ID)
+	list, _ := h.e.Deployments("who")
+	if len(list) != 2 || list[0].TriggeredBy != "bob@example.com (token ci)" || list[1].TriggeredBy != "alice@example.com" {
+		t.Errorf("triggered_by: %q, %q", list[0].TriggeredBy, list[1].TriggeredBy)
+	}
+}

@@ -137,7 +137,7 @@ func (e *Engine) HandleWebhook(ctx context.Context, name, provider string, h htt
 	case push.Commit == "":
 		record(http.StatusOK, "ignored: the branch was deleted")
 	default:
-		dep, err := e.Deploy(ctx, name, DeployInput{Git: &GitSource{Ref: push.Commit}})
+		dep, err := e.Deploy(WithActor(ctx, provider+" push webhook"), name, DeployInput{Git: &GitSource{Ref: push.Commit}})
 		if err != nil {
 			record(StatusOf(err), "deploy refused: "+err.Error())
 			return nil, err
