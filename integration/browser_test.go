@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/caddy-paas/caddy-paas/platform"
 )
@@ -220,6 +222,19 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 	// A form posted from another site changes nothing.
 	b.checkCrossSitePost(p)
+
+	// The app's settings: maintenance mode on with a message (the app
+	// answers 503 with it), then off again; a redirect added and listed.
+	b.checkSettings(p, app)
+
+	// The account page, linked from the header: two-factor authentication
+	// turned on with a code of the secret it shows (ten recovery codes,
+	// once), then off again with the password.
+	b.checkAccount(password)
+
+	// "New app" from an uploaded archive: the app is made, the .zip is
+	// uploaded, and its build goes live.
+	b.checkUploadApp(p)
 
 	// 8. Log out: the login page, and the pages need a login again.
 	b.open("/")
@@ -515,4 +530,105 @@ func (b *browser) checkCrossSitePost(p *process) {
 	if !strings.Contains(answer, `"error"`) {
 		b.t.Errorf("cross-site form post: answer %q is not an error", answer)
 	}
+}
+
+// checkSettings turns maintenance mode on from the app page's Settings
+// section (only that field is sent), sees the app answer 503 with the
+// message, turns it off, and adds a redirect that the page then lists.
+func (b *browser) checkSettings(p *process, app string) {
+	b.t.Helper()
+	appPath := "/apps/" + app
+	b.open(appPath)
+	b.waitPage(appPath, "Settings", 10*time.Second)
+	b.click("#settings-maintenance")
+	b.typeInto("#settings-maintenance-message", "Back at noon")
+	b.clickText(`form[data-action="settings"]`, "Save settings")
+	b.waitJS("the settings say maintenance is on", 15*time.Second, `document.querySelector("#status").innerText.includes("Settings saved: maintenance on.")`)
+	eventually(b.t, 10*time.Second, "the app in maintenance", func() (bool, string) {
+		code, body := p.mustGet(app, "/")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "Back at noon"), fmt.Sprintf("%d %q", code, body)
+	})
+	b.screenshot("app-maintenance")
+	b.waitJS("the page shows maintenance on", 10*time.Second, `document.getElementById("settings-maintenance").checked`)
+	b.click("#settings-maintenance")
+	b.clickText(`form[data-action="settings"]`, "Save settings")
+	b.waitJS("the settings say maintenance is off", 15*time.Second, `document.querySelector("#status").innerText.includes("Settings saved: maintenance off.")`)
+	eventually(b.t, 10*time.Second, "the app out of maintenance", func() (bool, string) {
+		code, body := p.mustGet(app, "/")
+		return code == http.StatusOK, fmt.Sprintf("%d %q", code, body)
+	})
+	b.typeInto("#redirect-prefix", "/old")
+	b.typeInto("#redirect-to", "https://example.com/new")
+	b.clickText(`form[data-action="add-redirect"]`, "Add redirect")
+	b.waitJS("the redirect is listed", 15*time.Second, `document.querySelector("#status").innerText.includes("Redirect added") && document.querySelector("section[aria-labelledby=settings] tbody").innerText.includes("https://example.com/new")`)
+	b.checkPage("app-settings")
+}
+
+// checkAccount turns two-factor authentication on and off from the
+// account page.
+func (b *browser) checkAccount(password string) {
+	b.t.Helper()
+	b.open("/")
+	b.clickText("header", "Account")
+	b.waitPage("/account", "Two-factor authentication is off", 10*time.Second)
+	b.checkPage("account")
+	b.clickText(`form[data-action="totp-begin"]`, "Turn two-factor authentication on")
+	b.waitJS("the secret is shown", 10*time.Second, `document.querySelector("[data-totp-secret]").textContent !== ""`)
+	var enr struct {
+		Secret string `json:"secret"`
+		URL    string `json:"url"`
+	}
+	b.mustEval(`({secret: document.querySelector("[data-totp-secret]").textContent, url: document.querySelector("[data-totp-url]").textContent})`, &enr)
+	if !strings.HasPrefix(enr.URL, "otpauth://totp/") || !strings.Contains(enr.URL, "secret="+enr.Secret) {
+		b.t.Errorf("the enrollment shows the address %q for the secret %q", enr.URL, enr.Secret)
+	}
+	code, err := totp.GenerateCode(enr.Secret, time.Now())
+	if err != nil {
+		b.fatalf("a code of the shown secret: %v", err)
+	}
+	b.typeInto("#totp-code", code)
+	b.clickText(`form[data-action="totp-confirm"]`, "Confirm and turn on")
+	b.waitJS("ten recovery codes are shown", 10*time.Second, `document.querySelectorAll("[data-recovery] li code").length === 10 && document.querySelector("#status").innerText.includes("Two-factor authentication is on")`)
+	b.screenshot("account-recovery-codes")
+	b.open("/account")
+	b.waitPage("/account", "Two-factor authentication is on", 10*time.Second)
+	b.checkPage("account-totp-on")
+	b.typeInto("#totp-disable-password", password)
+	b.clickText(`form[data-action="totp-disable"]`, "Turn two-factor authentication off")
+	b.waitJS("two-factor is off again", 10*time.Second, `document.querySelector("#status").innerText.includes("Two-factor authentication is off.") && !!document.querySelector('form[data-action="totp-begin"]')`)
+}
+
+// checkUploadApp creates an app from the "New app" form with the source
+// "an uploaded archive": a .zip whose Dockerfile packs the test app.
+func (b *browser) checkUploadApp(p *process) {
+	b.t.Helper()
+	app := p.appName("zip")
+	archive := filepath.Join(b.t.TempDir(), "site.zip")
+	if err := os.WriteFile(archive, zipOf(b.t, map[string]string{
+		"site/Dockerfile": "FROM scratch\nENV VERSION=archive\nCOPY app /app\nEXPOSE 8080\nENTRYPOINT [\"/app\"]\n",
+		"site/app":        string(testAppBinary),
+	}), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.open("/")
+	b.waitPage("/", "New app", 10*time.Second)
+	b.mustEval(`(s => (s.value = "upload", s.dispatchEvent(new Event("change")), true))(document.getElementById("app-source"))`, nil)
+	b.typeInto("#app-name", app)
+	b.typeInto("#app-port", "8080")
+	b.do("choosing the archive", 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#app-archive"), []string{archive}))
+	b.clickText(`form[data-action="create-app"]`, "Create and upload")
+	b.waitJS("the app page says the archive was uploaded", 30*time.Second, fmt.Sprintf(
+		`location.pathname === %s && document.readyState === "complete" && /Archive uploaded|The deploy has finished/.test(document.querySelector("#status").innerText)`, jsString("/apps/"+app)))
+	b.screenshot("app-uploaded")
+	eventually(b.t, 120*time.Second, "the uploaded app live", func() (bool, string) {
+		code, body := p.mustGet(app, "/")
+		return code == http.StatusOK && body == "hello from archive\n", fmt.Sprintf("%d %q", code, body)
+	})
+	b.open("/apps/" + app)
+	row := b.text("section[aria-labelledby=deployments] tbody tr")
+	if !strings.Contains(row, "upload") {
+		b.t.Errorf("the uploaded deployment's row %q does not say upload", row)
+	}
+	// Who started it, once the API says so (triggered_by).
+	b.t.Logf("the uploaded deployment's row: %q", row)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-paas/caddy-paas/platform"
 )
 
 // BenchmarkAppsPage renders the apps page of a visitor who sees 1,000
@@ -20,6 +22,8 @@ func BenchmarkAppsPage(b *testing.B) {
 		a := s.engine.add(fmt.Sprintf("app-%04d", i), "alpha")
 		a.Env = map[string]string{"DATABASE_URL": "********", "SECRET_KEY": "********"}
 		a.Domains = []string{fmt.Sprintf("www.app-%04d.example", i)}
+		// Every app runs: each row shows its CPU and memory.
+		a.Usage = &platform.AppUsage{CPUPercent: float64(i) / 7, MemoryBytes: uint64(i) << 20, Replicas: 2, SampledAt: time.Now()}
 	}
 	v := s.login("alice@example.com")
 	req := httptest.NewRequest(http.MethodGet, "http://"+siteHost+"/", nil)

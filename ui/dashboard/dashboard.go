@@ -29,7 +29,7 @@ var templateFS embed.FS
 
 // pageNames are the templates that render a whole page, each with
 // templates/layout.html.
-var pageNames = []string{"setup", "login", "apps", "app", "terminal", "teams", "audit", "error"}
+var pageNames = []string{"setup", "login", "apps", "app", "terminal", "teams", "audit", "account", "error"}
 
 // Handler serves the dashboard pages and their assets.
 type Handler struct {
@@ -62,6 +62,8 @@ func New(api http.Handler, apiPrefix string) (http.Handler, error) {
 		"duration": deployDuration,
 		"short":    shortID,
 		"pathpart": pathPart,
+		"cpu":      cpuText,
+		"memory":   memoryText,
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -76,6 +78,7 @@ func New(api http.Handler, apiPrefix string) (http.Handler, error) {
 	mux.HandleFunc("GET /apps/{name}/terminal", h.terminalPage)
 	mux.HandleFunc("GET /teams", h.teamsPage)
 	mux.HandleFunc("GET /audit", h.auditPage)
+	mux.HandleFunc("GET /account", h.accountPage)
 	mux.HandleFunc("GET /login", h.loginPage)
 	mux.HandleFunc("GET /setup", h.setupPage)
 	mux.HandleFunc("GET /assets/{hash}/{file}", assets.serve)
@@ -144,7 +147,7 @@ func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
 // base is what the layout needs on every page.
 type base struct {
 	Title string
-	// Nav names the current section: apps, teams or audit.
+	// Nav names the current section: apps, teams, audit or account.
 	Nav string
 	// Me is the visitor (nil on the setup, login and error pages of a
 	// visitor who is not logged in).

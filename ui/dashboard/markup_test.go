@@ -23,6 +23,7 @@ func pagesToCheck(t *testing.T) map[string]string {
 		"teams":    w.get(w.alice, "/teams").body,
 		"audit":    w.get(w.alice, "/audit").body,
 		"audit/*":  w.get(w.root, "/audit").body,
+		"account":  w.get(w.alice, "/account").body,
 		"404":      w.get(w.alice, "/apps/other").body,
 	}
 	for name, body := range out {

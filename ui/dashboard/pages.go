@@ -102,6 +102,9 @@ type appRow struct {
 	Current string
 	// Replicas is "ready/wanted".
 	Replicas string
+	// CPU and Memory are the running replicas' use ("—" when none runs).
+	CPU    string
+	Memory string
 }
 
 // listedApp is what the apps page reads of each app in GET /apps: only
@@ -114,6 +117,8 @@ type listedApp struct {
 	Current       string   `json:"current_deployment"`
 	Replicas      int      `json:"replicas"`
 	ReadyReplicas int      `json:"ready_replicas"`
+	// Usage is absent when no replica runs.
+	Usage *platform.AppUsage `json:"usage"`
 }
 
 // appsPage lists the apps the visitor sees, with a form for a new one.
@@ -138,7 +143,8 @@ func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request) {
 	_, port := siteOrigin(r)
 	for i, a := range apps {
 		row := appRow{Name: a.Name, Path: url.PathEscape(a.Name), Team: a.Team, Status: a.Status,
-			Current: shortID(a.Current), Replicas: strconv.Itoa(a.ReadyReplicas) + "/" + strconv.Itoa(a.Replicas)}
+			Current: shortID(a.Current), Replicas: strconv.Itoa(a.ReadyReplicas) + "/" + strconv.Itoa(a.Replicas),
+			CPU: cpuText(a.Usage), Memory: memoryText(a.Usage)}
 		if len(a.Hosts) > 0 {
 			row.Host = hostPort(a.Hosts[0], port)
 		}
@@ -452,6 +458,41 @@ func deployDuration(d *platform.Deployment) string {
 		return "running"
 	}
 	return d.FinishedAt.Sub(start).Round(time.Second).String()
+}
+
+// noUsage is what the CPU and memory cells show when no replica runs.
+const noUsage = "—"
+
+// cpuText shows the CPU use of an app's replicas, in percent of one CPU.
+func cpuText(u *platform.AppUsage) string {
+	if u == nil {
+		return noUsage
+	}
+	return strconv.FormatFloat(u.CPUPercent, 'f', 1, 64) + "%"
+}
+
+// memoryText shows the memory of an app's replicas in MiB.
+func memoryText(u *platform.AppUsage) string {
+	if u == nil {
+		return noUsage
+	}
+	return strconv.FormatFloat(float64(u.MemoryBytes)/(1<<20), 'f', 1, 64) + " MiB"
+}
+
+type accountData struct {
+	base
+	// TOTPEnabled tells whether two-factor authentication is on.
+	TOTPEnabled bool
+}
+
+// accountPage lets the visitor change their password and turn two-factor
+// authentication on or off.
+func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
+	m, r := h.session(w, r)
+	if m == nil {
+		return
+	}
+	h.render(w, http.StatusOK, "account", accountData{base: basePage("Account", "account", m, h.prefix), TOTPEnabled: m.User.TOTPEnabled})
 }
 
 // shortID cuts an id for display.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -218,6 +219,16 @@ func sharedWorld(t *testing.T) *world {
 		}
 		w.engine.mu.Lock()
 		w.engine.env["blog"]["SECOND_KEY"] = platform.MaskedValue
+		// blog runs (usage), has edge settings and says who deployed it;
+		// other runs nothing.
+		blog := w.engine.apps["blog"]
+		blog.Usage = &platform.AppUsage{CPUPercent: 12.5, MemoryBytes: 96 << 20, Replicas: 2, SampledAt: time.Date(2026, 3, 1, 12, 5, 0, 0, time.UTC)}
+		blog.HealthPath = "/healthz"
+		blog.HSTS = true
+		blog.WWWRedirect = platform.WWWToApex
+		blog.Maintenance = &platform.Maintenance{Enabled: true, Message: "Back soon"}
+		blog.Redirects = []platform.Redirect{{ID: "r1", From: "old.example", PathPrefix: "/docs", To: "https://docs.example", Status: 301}}
+		w.engine.deploys["blog"][0].TriggeredBy = "alice@example.com"
 		w.engine.mu.Unlock()
 		shared.w = w
 	})

@@ -49,7 +49,10 @@
     var headers = { "Accept": "application/json" };
     if (CSRF) headers["X-CSRF-Token"] = CSRF;
     var opts = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      // The browser sets the multipart Content-Type with its boundary.
+      opts.body = body;
+    } else if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
@@ -74,6 +77,7 @@
   }
 
   function invalid(msg) { return new ApiError(0, msg); }
+
 
   // parseEnv reads KEY=value lines ("export " and quotes allowed, # starts
   // a comment) and checks every key.
@@ -151,10 +155,46 @@
 
     "create-app": async function (f) {
       var env = parseEnv(f.elements.namedItem("env").value);
-      var body = { name: field(f, "name"), team: field(f, "team"), image: field(f, "image") };
+      var source = field(f, "source") || "image";
+      var name = field(f, "name");
+      var body = { name: name, team: field(f, "team") };
       var port = field(f, "port");
       if (port) body.port = parseInt(port, 10);
       if (env.keys.length) body.env = env.values;
+      var appURL = "/apps/" + encodeURIComponent(name);
+      if (source === "git") {
+        body.git = { url: field(f, "git_url") };
+        if (field(f, "git_ref")) body.git.ref = field(f, "git_ref");
+        if (field(f, "git_username")) body.git.username = field(f, "git_username");
+        var token = f.elements.namedItem("git_token").value;
+        if (token) body.git.token = token;
+        var g = await call("POST", "/apps", body);
+        flashThen("App " + g.name + " created from " + body.git.url + ": its first build has started.", "/apps/" + encodeURIComponent(g.name));
+        return;
+      }
+      if (source === "upload") {
+        var input = f.elements.namedItem("archive");
+        var file = input.files && input.files[0];
+        if (!file) throw invalid("Choose a .zip or .tar.gz archive to upload.");
+        if (!/\.(zip|tar\.gz|tgz)$/i.test(file.name)) throw invalid("The archive must be a .zip or a .tar.gz file.");
+        // A retry after a failed upload keeps the app made the first time.
+        if (f.dataset.created !== name) {
+          await call("POST", "/apps", body);
+          f.dataset.created = name;
+        }
+        say("App " + name + " created; uploading " + file.name + "…", "ok");
+        var data = new FormData();
+        data.append("source", file, file.name);
+        var d;
+        try {
+          d = await call("POST", "/apps/" + encodeURIComponent(name) + "/deploys", data);
+        } catch (e) {
+          throw new ApiError(e.status, "App " + name + " was created, but the upload failed: " + e.message + " Try again, or open the app's page.", e.code);
+        }
+        flashThen("Archive uploaded: " + (d && d.version ? "version " + d.version + " of " : "") + name + " is building.", appURL);
+        return;
+      }
+      body.image = field(f, "image");
       var app = await call("POST", "/apps", body);
       flashThen("App " + app.name + " created: its first deploy has started.", "/apps/" + encodeURIComponent(app.name));
     },
@@ -193,6 +233,102 @@
       if (field(f, "confirm") !== f.dataset.name) throw invalid("Type the app's name exactly to confirm.");
       await call("DELETE", "/apps/" + f.dataset.app);
       flashThen("App " + f.dataset.name + " deleted.", "/");
+    },
+
+    // settings sends only the fields that differ from what the page
+    // showed (each field's default value).
+    settings: async function (f) {
+      var patch = {}, changed = [];
+      var port = f.elements.namedItem("port");
+      if (port.value.trim() !== port.defaultValue) {
+        var n = parseInt(port.value, 10);
+        if (!(n >= 1 && n <= 65535)) throw invalid("The port must be a number from 1 to 65535.");
+        patch.port = n;
+        changed.push("port " + n);
+      }
+      var health = f.elements.namedItem("health_path");
+      if (health.value.trim() !== health.defaultValue) {
+        patch.health_path = health.value.trim();
+        changed.push(patch.health_path ? "health check " + patch.health_path : "no health check");
+      }
+      var hsts = f.elements.namedItem("hsts");
+      if (hsts.checked !== hsts.defaultChecked) {
+        patch.hsts = hsts.checked;
+        changed.push("HSTS " + (hsts.checked ? "on" : "off"));
+      }
+      var www = f.elements.namedItem("www_redirect");
+      var wwwWas = "";
+      Array.prototype.forEach.call(www.options, function (o) { if (o.defaultSelected) wwwWas = o.value; });
+      if (www.value !== wwwWas) {
+        patch.www_redirect = www.value;
+        changed.push("www redirect " + (www.value || "off"));
+      }
+      var mm = f.elements.namedItem("maintenance");
+      var msg = f.elements.namedItem("maintenance_message");
+      if (mm.checked !== mm.defaultChecked || msg.value !== msg.defaultValue) {
+        patch.maintenance = { enabled: mm.checked, message: msg.value };
+        changed.push("maintenance " + (mm.checked ? "on" : "off"));
+      }
+      if (!changed.length) return "Nothing to save: no setting changed.";
+      var v = await call("PATCH", "/apps/" + f.dataset.app, patch);
+      var done = "Settings saved: " + changed.join(", ") + ".";
+      if (v && v.deployment) done += " Deploy " + v.deployment + " started.";
+      flashThen(done);
+    },
+
+    "add-redirect": async function (f) {
+      var body = { to: field(f, "to"), status: parseInt(field(f, "status"), 10) || 308 };
+      if (!body.to) throw invalid("Enter where the redirect goes.");
+      if (field(f, "from")) body.from = field(f, "from");
+      if (field(f, "path_prefix")) body.path_prefix = field(f, "path_prefix");
+      if (f.elements.namedItem("drop_path").checked) body.drop_path = true;
+      var r = await call("POST", "/apps/" + f.dataset.app + "/redirects", body);
+      flashThen("Redirect added: " + (r && r.from ? r.from : "every host") + (r && r.path_prefix ? r.path_prefix : "") + " goes to " + (r ? r.to : body.to) + ".");
+    },
+
+    "change-password": async function (f) {
+      var next = f.elements.namedItem("new_password").value;
+      if (next !== f.elements.namedItem("repeat_password").value) throw invalid("The two new passwords differ.");
+      await call("POST", "/me/password", { current_password: f.elements.namedItem("current_password").value, new_password: next });
+      flashThen("Password changed. Every session has ended: log in with the new password.", "/login");
+    },
+
+    "totp-begin": async function (f) {
+      var enr = await call("POST", "/me/totp");
+      var box = document.querySelector("[data-totp-enroll]");
+      box.querySelector("[data-totp-secret]").textContent = enr.secret;
+      box.querySelector("[data-totp-url]").textContent = enr.otpauth_url;
+      box.hidden = false;
+      f.hidden = true;
+      document.getElementById("totp-code").focus();
+      return "Two-factor enrollment started: confirm it with a code from your authenticator app.";
+    },
+
+    "totp-confirm": async function (f) {
+      var res = await call("POST", "/me/totp/confirm", { code: field(f, "code") });
+      var out = document.querySelector("[data-recovery]");
+      out.textContent = "";
+      var p = document.createElement("p");
+      p.textContent = "Two-factor authentication is on. Keep these recovery codes somewhere safe: each replaces a code once, and they are shown only now.";
+      out.appendChild(p);
+      var list = document.createElement("ul");
+      list.className = "plain";
+      (res.recovery_codes || []).forEach(function (c) {
+        var li = document.createElement("li");
+        var code = document.createElement("code");
+        code.textContent = c;
+        li.appendChild(code);
+        list.appendChild(li);
+      });
+      out.appendChild(list);
+      out.hidden = false;
+      document.querySelector("[data-totp-enroll]").hidden = true;
+      return "Two-factor authentication is on.";
+    },
+
+    "totp-disable": async function (f) {
+      await call("POST", "/me/totp/disable", { password: f.elements.namedItem("password").value });
+      flashThen("Two-factor authentication is off.");
     },
 
     "create-team": async function (f) {
@@ -291,6 +427,24 @@
       b.disabled = false;
       failed(e);
     });
+  });
+
+  // The "New app" form's source choice shows one pane; the others are
+  // disabled, so their required fields wait.
+  document.querySelectorAll("[data-source-choice]").forEach(function (choice) {
+    function show() {
+      var f = choice.form;
+      f.querySelectorAll("[data-source-pane]").forEach(function (pane) {
+        var on = pane.dataset.sourcePane === choice.value;
+        pane.hidden = !on;
+        pane.disabled = !on;
+      });
+      var submit = f.querySelector('button[type="submit"]');
+      if (submit) submit.textContent = choice.value === "upload" ? "Create and upload" : choice.value === "git" ? "Create and build" : "Create and deploy";
+    }
+    choice.addEventListener("change", show);
+    // A choice the browser restored on going back.
+    if (choice.value !== "image") show();
   });
 
   // The delete form's button waits for the app's name.
