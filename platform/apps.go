@@ -60,11 +60,21 @@ type AppView struct {
 	Current       string   `json:"current_deployment,omitempty"`
 	// Deployment is the id of the deploy this request started, if any.
 	Deployment string `json:"deployment,omitempty"`
+	// LastDeploy is the newest deployment, whatever its outcome.
+	LastDeploy *DeploySummary `json:"last_deploy,omitempty"`
 	// Usage is the CPU and memory of the running replicas (sampled every
 	// few seconds), when any runs.
 	Usage     *AppUsage `json:"usage,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// DeploySummary names a deployment in an app's view.
+type DeploySummary struct {
+	ID          string           `json:"id"`
+	Status      DeploymentStatus `json:"status"`
+	CreatedAt   time.Time        `json:"created_at"`
+	TriggeredBy string           `json:"triggered_by,omitempty"`
 }
 
 func (e *Engine) view(a *App, latest *Deployment) *AppView {
@@ -94,6 +104,9 @@ func (e *Engine) view(a *App, latest *Deployment) *AppView {
 		v.ReadyReplicas = route.Ready()
 	}
 	v.Usage = e.usageOf(a.Name)
+	if latest != nil {
+		v.LastDeploy = &DeploySummary{ID: latest.ID, Status: latest.Status, CreatedAt: latest.CreatedAt, TriggeredBy: latest.TriggeredBy}
+	}
 	switch {
 	case a.Stopped:
 		v.Status = AppStopped

@@ -258,3 +258,21 @@ func confirmTOTP(w *world, secret string) error {
 	_, err = w.svc.ConfirmTOTP(context.Background(), w.owner.User.ID, code)
 	return err
 }
+
+func TestLastDeployText(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		d    *platform.DeploySummary
+		want string
+	}{
+		{nil, ""},
+		{&platform.DeploySummary{Status: platform.StatusLive, CreatedAt: now.Add(-20 * time.Second)}, "live, just now"},
+		{&platform.DeploySummary{Status: platform.StatusFailed, CreatedAt: now.Add(-5 * time.Minute)}, "failed, 5m ago"},
+		{&platform.DeploySummary{Status: platform.StatusLive, CreatedAt: now.Add(-3 * time.Hour)}, "live, 3h ago"},
+		{&platform.DeploySummary{Status: platform.StatusLive, CreatedAt: now.Add(-72 * time.Hour)}, "live, 3d ago"},
+	} {
+		if got := lastDeployText(tc.d, now); got != tc.want {
+			t.Errorf("lastDeployText(%+v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}

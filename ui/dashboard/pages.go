@@ -100,6 +100,8 @@ type appRow struct {
 	// (//host) keeps the scheme of the dashboard.
 	Host    string
 	Current string
+	// LastDeploy is the newest deployment's status and age ("" for none).
+	LastDeploy string
 	// Replicas is "ready/wanted".
 	Replicas string
 	// CPU and Memory are the running replicas' use ("—" when none runs).
@@ -119,6 +121,29 @@ type listedApp struct {
 	ReadyReplicas int      `json:"ready_replicas"`
 	// Usage is absent when no replica runs.
 	Usage *platform.AppUsage `json:"usage"`
+	// LastDeploy is the newest deployment, absent before the first.
+	LastDeploy *platform.DeploySummary `json:"last_deploy"`
+}
+
+// lastDeployText says the newest deployment's status and how long ago it
+// started, such as "live, 5m ago".
+func lastDeployText(d *platform.DeploySummary, now time.Time) string {
+	if d == nil {
+		return ""
+	}
+	age := now.Sub(d.CreatedAt)
+	var ago string
+	switch {
+	case age < time.Minute:
+		ago = "just now"
+	case age < time.Hour:
+		ago = strconv.Itoa(int(age/time.Minute)) + "m ago"
+	case age < 48*time.Hour:
+		ago = strconv.Itoa(int(age/time.Hour)) + "h ago"
+	default:
+		ago = strconv.Itoa(int(age/(24*time.Hour))) + "d ago"
+	}
+	return string(d.Status) + ", " + ago
 }
 
 // appsPage lists the apps the visitor sees, with a form for a new one.
@@ -141,10 +166,11 @@ func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := appsData{base: base{Title: "Apps", Nav: "apps", Me: m, API: h.prefix}, Apps: make([]appRow, len(apps))}
 	_, port := siteOrigin(r)
+	now := time.Now()
 	for i, a := range apps {
 		row := appRow{Name: a.Name, Path: url.PathEscape(a.Name), Team: a.Team, Status: a.Status,
 			Current: shortID(a.Current), Replicas: strconv.Itoa(a.ReadyReplicas) + "/" + strconv.Itoa(a.Replicas),
-			CPU: cpuText(a.Usage), Memory: memoryText(a.Usage)}
+			CPU: cpuText(a.Usage), Memory: memoryText(a.Usage), LastDeploy: lastDeployText(a.LastDeploy, now)}
 		if len(a.Hosts) > 0 {
 			row.Host = hostPort(a.Hosts[0], port)
 		}
