@@ -165,9 +165,6 @@ func TestTokenAuthenticate(t *testing.T) {
 		{"jwt alg none", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.tok == tok.Secret {
-				t.Skip("the mutation left the token valid")
-			}
 			got, err := e.s.Authenticate(bearerRequest(tc.tok))
 			ae := wantErr(t, err, http.StatusUnauthorized, "bad_token")
 			if got != nil {
