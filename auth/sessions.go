@@ -65,22 +65,9 @@ func (s *Service) newSession(tx *storage.Tx, userID string, info RequestInfo) (*
 // revokeUser ends every session of a user, but keep (a session key) when
 // set.
 func revokeUser(tx *storage.Tx, userID, keep string) error {
-	var doomed []string
-	err := forEachKeyed(tx, sessionsBucket, func(key string, rec *session) error {
-		if key != keep && rec.UserID == userID {
-			doomed = append(doomed, key)
-		}
-		return nil
+	return deleteWhere(tx, sessionsBucket, func(key string, rec *session) bool {
+		return key != keep && rec.UserID == userID
 	})
-	if err != nil {
-		return err
-	}
-	for _, k := range doomed {
-		if err := tx.Delete(sessionsBucket, k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // LoginInput is a login attempt.
@@ -244,21 +231,8 @@ func (s *Service) expireSessions() error {
 	cfg := s.config()
 	now := s.now().UTC()
 	return s.db.Update(func(tx *storage.Tx) error {
-		var doomed []string
-		err := forEachKeyed(tx, sessionsBucket, func(key string, rec *session) error {
-			if now.Sub(rec.LastSeen) > cfg.SessionIdle || now.Sub(rec.Created) > cfg.SessionLifetime {
-				doomed = append(doomed, key)
-			}
-			return nil
+		return deleteWhere(tx, sessionsBucket, func(_ string, rec *session) bool {
+			return now.Sub(rec.LastSeen) > cfg.SessionIdle || now.Sub(rec.Created) > cfg.SessionLifetime
 		})
-		if err != nil {
-			return err
-		}
-		for _, k := range doomed {
-			if err := tx.Delete(sessionsBucket, k); err != nil {
-				return err
-			}
-		}
-		return nil
 	})
 }

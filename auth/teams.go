@@ -208,37 +208,13 @@ func (s *Service) DeleteTeam(ctx context.Context, name string) error {
 		if _, err := getTeam(tx, name); err != nil {
 			return err
 		}
-		var doomed []string
-		err := forEachKeyed(tx, tokensBucket, func(id string, t *tokenRecord) error {
-			if t.Team == name {
-				doomed = append(doomed, id)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := deleteWhere(tx, tokensBucket, func(_ string, t *tokenRecord) bool { return t.Team == name }); err != nil {
 			return err
-		}
-		for _, id := range doomed {
-			if err := tx.Delete(tokensBucket, id); err != nil {
-				return err
-			}
 		}
 		// Pending invitations die with the team: a later team of the same
 		// name must not take in their holders.
-		var invites []string
-		err = forEachKeyed(tx, invitesBucket, func(key string, inv *inviteRecord) error {
-			if inv.Team == name {
-				invites = append(invites, key)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := deleteWhere(tx, invitesBucket, func(_ string, inv *inviteRecord) bool { return inv.Team == name }); err != nil {
 			return err
-		}
-		for _, k := range invites {
-			if err := tx.Delete(invitesBucket, k); err != nil {
-				return err
-			}
 		}
 		return tx.Delete(teamsBucket, name)
 	})
@@ -424,20 +400,11 @@ func (s *Service) RemoveMember(ctx context.Context, p *Principal, team, userID s
 		if err := tx.Put(teamsBucket, team, t); err != nil {
 			return err
 		}
-		var doomed []string
-		err = forEachKeyed(tx, tokensBucket, func(id string, tok *tokenRecord) error {
-			if tok.UserID == userID && tok.Team == team {
-				doomed = append(doomed, id)
-			}
-			return nil
+		err = deleteWhere(tx, tokensBucket, func(_ string, tok *tokenRecord) bool {
+			return tok.UserID == userID && tok.Team == team
 		})
 		if err != nil {
 			return err
-		}
-		for _, id := range doomed {
-			if err := tx.Delete(tokensBucket, id); err != nil {
-				return err
-			}
 		}
 		return revokeUser(tx, userID, "")
 	})

@@ -130,22 +130,7 @@ func (s *Service) DeleteToken(ctx context.Context, p *Principal, id string) erro
 }
 
 func deleteTokensOf(tx *storage.Tx, userID string) error {
-	var doomed []string
-	err := forEachKeyed(tx, tokensBucket, func(id string, t *tokenRecord) error {
-		if t.UserID == userID {
-			doomed = append(doomed, id)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, id := range doomed {
-		if err := tx.Delete(tokensBucket, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return deleteWhere(tx, tokensBucket, func(_ string, t *tokenRecord) bool { return t.UserID == userID })
 }
 
 var errBadToken = &Error{Status: http.StatusUnauthorized, Code: "bad_token", Message: "the API token is invalid, revoked or expired"}

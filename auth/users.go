@@ -128,6 +128,26 @@ func forEachKeyed[T any](tx *storage.Tx, bucket []string, fn func(string, *T) er
 	})
 }
 
+// deleteWhere deletes the records of bucket that match.
+func deleteWhere[T any](tx *storage.Tx, bucket []string, match func(key string, v *T) bool) error {
+	var doomed []string
+	err := forEachKeyed(tx, bucket, func(key string, v *T) error {
+		if match(key, v) {
+			doomed = append(doomed, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := tx.Delete(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func getUser(tx *storage.Tx, id string) (*userRecord, error) {
 	var u userRecord
 	if err := tx.Get(usersBucket, id, &u); err != nil {
