@@ -274,24 +274,33 @@ func (c *cli) sessionFor(ctx context.Context, cmd *cobra.Command, server, email 
 	if c.run.session != nil {
 		return c.run.session, nil
 	}
+	cl, _, err := c.passwordSession(ctx, cmd, server, email, fmt.Sprintf("password for %%s at %s: ", server), "password")
+	return cl, err
+}
+
+// passwordSession logs in to server as email (asked when empty), with the
+// password asked with prompt (its %%s is the email), and answers the
+// session's client and the password, for the commands that send it again.
+func (c *cli) passwordSession(ctx context.Context, cmd *cobra.Command, server, email, prompt, what string) (*admin.Client, string, error) {
+	p := c.prompter(cmd)
 	if email = firstNonEmpty(c.email, email); email == "" {
-		p := c.prompter(cmd)
 		if !p.tty {
-			return nil, errors.New("this needs a logged-in user: give --email (the password is read from stdin)")
+			return nil, "", errors.New("this needs a logged-in user: give --email (the password is read from stdin)")
 		}
 		var err error
 		if email, err = p.line("email: ", "email"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
+	var pw string
 	cl, _, err := c.loginSession(ctx, cmd, server, func(cl *admin.Client, out *admin.LoginAnswer) error {
-		pw, err := c.prompter(cmd).secret(fmt.Sprintf("password for %s at %s: ", email, server), "password")
-		if err != nil {
+		var err error
+		if pw, err = p.secret(fmt.Sprintf(prompt, email), what); err != nil {
 			return err
 		}
 		return c.passwordLogin(ctx, cmd, cl, auth.LoginInput{Email: email, Password: pw}, out)
 	})
-	return cl, err
+	return cl, pw, err
 }
 
 // loginSession makes a client with a cookie jar, starts a session with
@@ -900,23 +909,8 @@ func (c *cli) accountCommand() *cobra.Command {
 				return err
 			}
 			ctx := cmdContext(cmd)
-			email := firstNonEmpty(c.email, t.email)
 			p := c.prompter(cmd)
-			var current string
-			_, _, err = c.loginSession(ctx, cmd, t.server, func(cl *admin.Client, out *admin.LoginAnswer) error {
-				if email == "" {
-					if !p.tty {
-						return errors.New("give --email (the passwords are read from stdin)")
-					}
-					if email, err = p.line("email: ", "email"); err != nil {
-						return err
-					}
-				}
-				if current, err = p.secret(fmt.Sprintf("current password for %s: ", email), "current password"); err != nil {
-					return err
-				}
-				return c.passwordLogin(ctx, cmd, cl, auth.LoginInput{Email: email, Password: current}, out)
-			})
+			_, current, err := c.passwordSession(ctx, cmd, t.server, t.email, "current password for %s: ", "current password")
 			if err != nil {
 				return err
 			}
@@ -995,23 +989,7 @@ func (c *cli) accountCommand() *cobra.Command {
 				return err
 			}
 			ctx := cmdContext(cmd)
-			email := firstNonEmpty(c.email, t.email)
-			p := c.prompter(cmd)
-			var pw string
-			cl, _, err := c.loginSession(ctx, cmd, t.server, func(cl *admin.Client, out *admin.LoginAnswer) error {
-				if email == "" {
-					if !p.tty {
-						return errors.New("give --email (the password is read from stdin)")
-					}
-					if email, err = p.line("email: ", "email"); err != nil {
-						return err
-					}
-				}
-				if pw, err = p.secret(fmt.Sprintf("password for %s: ", email), "password"); err != nil {
-					return err
-				}
-				return c.passwordLogin(ctx, cmd, cl, auth.LoginInput{Email: email, Password: pw}, out)
-			})
+			cl, pw, err := c.passwordSession(ctx, cmd, t.server, t.email, "password for %s: ", "password")
 			if err != nil {
 				return err
 			}
