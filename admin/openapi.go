@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 )
@@ -300,14 +299,4 @@ func (a *API) openAPI(e Engine, w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(a.openAPIDoc)
 	return err
-}
-
-// sortedPaths is for tests and docs: the document's paths in order.
-func sortedPaths(doc map[string]any) []string {
-	var out []string
-	for p := range doc["paths"].(map[string]map[string]any) {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }
