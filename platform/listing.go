@@ -2,6 +2,7 @@ package platform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -60,4 +61,21 @@ func (s *Store) listForViews() ([]listedApp, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].app.Name < out[j].app.Name })
 	return out, err
+}
+
+// appTeam reads only an app's team: the authorization check before every
+// operation on an app needs no decryption.
+func (s *Store) appTeam(name string) (string, error) {
+	var rec struct {
+		Team string `json:"team"`
+	}
+	err := s.db.View(func(tx *storage.Tx) error { return tx.Get(appsBucket, name, &rec) })
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", notFound("app %q not found", name)
+	}
+	if err != nil {
+		return "", err
+	}
+	a := App{Team: rec.Team}
+	return a.TeamName(), nil
 }

@@ -40,3 +40,24 @@ func TestAppsListMatchesAppViews(t *testing.T) {
 	}
 	_ = d
 }
+
+// TestAppTeam: the team of an app, without opening the app's secrets.
+func TestAppTeam(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.e.CreateApp(h.ctx, AppInput{Name: "a", Team: "web", Env: map[string]string{"K": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.CreateApp(h.ctx, AppInput{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "web", "b": DefaultTeam} {
+		if got, err := h.e.AppTeam(name); err != nil || got != want {
+			t.Errorf("AppTeam(%s) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, name := range []string{"missing", "Bad Name"} {
+		if _, err := h.e.AppTeam(name); StatusOf(err) != 404 {
+			t.Errorf("AppTeam(%q): %v, want 404", name, err)
+		}
+	}
+}

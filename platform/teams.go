@@ -18,11 +18,7 @@ func (e *Engine) AppTeam(name string) (string, error) {
 	if err := ValidateAppName(name); err != nil {
 		return "", notFound("app %q not found", truncate(name, 80))
 	}
-	a, err := e.store.GetApp(name)
-	if err != nil {
-		return "", err
-	}
-	return a.TeamName(), nil
+	return e.store.appTeam(name)
 }
 
 // TeamHasApps reports whether any app belongs to team.
