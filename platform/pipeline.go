@@ -254,6 +254,9 @@ func (e *Engine) startReplicas(ctx context.Context, a *App, d *Deployment, hasHe
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		e.removeReplicas(out)
+		// A create or start cut short (a canceled deploy) may still have
+		// left a container that no replica records: find them by label.
+		e.removeDeploymentContainers(a.Name, d.ID)
 		// The first reason is the one to show; the others repeat it.
 		for _, err := range errs {
 			if err != nil {
@@ -262,6 +265,23 @@ func (e *Engine) startReplicas(ctx context.Context, a *App, d *Deployment, hasHe
 		}
 	}
 	return out, nil
+}
+
+// removeDeploymentContainers removes every container of one deployment,
+// found by its labels.
+func (e *Engine) removeDeploymentContainers(app, deployment string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := e.rt.List(ctx, e.labels(map[string]string{containers.LabelApp: app, containers.LabelDeployment: deployment}))
+	if err != nil {
+		e.log().Warn("listing the replicas of a failed deploy", zap.String("deployment", deployment), zap.Error(err))
+		return
+	}
+	for _, c := range list {
+		if err := e.rt.Remove(ctx, c.ID); err != nil {
+			e.log().Warn("removing replica", zap.String("container", c.ID), zap.Error(err))
+		}
+	}
 }
 
 // removeReplicas removes containers at once, with no drain: they never
