@@ -10,7 +10,9 @@ import (
 func TestAppsListMatchesAppViews(t *testing.T) {
 	h := newHarness(t)
 	_, d := h.createLive(AppInput{Name: "one", Image: "hello:v1", Env: map[string]string{"A": "secret-a", "B": ""}})
-	h.deploy("one", DeployInput{Image: "hello:v2"})
+	d2 := h.deploy("one", DeployInput{Image: "hello:v2"})
+	h.waitLive("one", d2.ID)
+	h.waitSettled("one")
 	if _, err := h.e.CreateApp(h.ctx, AppInput{Name: "two", Team: "web"}); err != nil {
 		t.Fatal(err)
 	}
