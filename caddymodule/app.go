@@ -202,6 +202,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return nil // a context made outside a config load (tests)
 	}
 	a.engine.SetCertLookup(storedCertificate(st))
+	a.engine.SetCertCache(tlsCertCache{})
 	// Certificate outcomes, for the domain status: Caddy's TLS app emits
 	// them as events of this config.
 	if ev, err := ctx.App("events"); err == nil {

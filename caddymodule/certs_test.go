@@ -66,8 +66,14 @@ func (ca *testCA) leaf(t *testing.T, names []string, notBefore, notAfter time.Ti
 }
 
 // TestUploadedCertificateServedWithoutReload uploads a certificate for an
-// app's domain to a running Caddy and sees it on the next handshake.
+// app's domain to a running Caddy and sees it on the next handshake, also
+// when Caddy already holds an automatic certificate for that domain.
 func TestUploadedCertificateServedWithoutReload(t *testing.T) {
+	ca := newTestCA(t)
+	now := time.Now()
+	// A certificate the operator loads in the config: an upload for its
+	// host cannot win over it, and says so.
+	loadedPEM, loadedKey, _ := ca.leaf(t, []string{"loaded.example"}, now.Add(-time.Hour), now.Add(24*time.Hour))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +91,7 @@ func TestUploadedCertificateServedWithoutReload(t *testing.T) {
 				"docker_host": "unix://" + filepath.Join(t.TempDir(), "no-docker.sock"),
 			},
 			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
-			"tls": map[string]any{"automation": map[string]any{
+			"tls": map[string]any{"certificates": map[string]any{"load_pem": []any{map[string]any{"certificate": loadedPEM, "key": loadedKey}}}, "automation": map[string]any{
 				"on_demand": map[string]any{"permission": map[string]any{"module": "paas"}},
 				"policies": []any{map[string]any{
 					"get_certificate": []any{map[string]any{"via": "paas"}},
@@ -107,12 +113,10 @@ func TestUploadedCertificateServedWithoutReload(t *testing.T) {
 	t.Cleanup(func() { _ = caddy.Stop() })
 	mod, _ := caddy.ActiveContext().App("paas")
 	e := mod.(*App).Engine()
-	if _, err := e.CreateApp(t.Context(), platform.AppInput{Name: "blog", Domains: []string{"blog.example"}}); err != nil {
+	if _, err := e.CreateApp(t.Context(), platform.AppInput{Name: "blog", Domains: []string{"blog.example", "loaded.example"}}); err != nil {
 		t.Fatal(err)
 	}
 	loads := e.Attachments()
-	ca := newTestCA(t)
-	now := time.Now()
 
 	handshake := func(name string) (*x509.Certificate, error) {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: name, InsecureSkipVerify: true})
@@ -123,12 +127,21 @@ func TestUploadedCertificateServedWithoutReload(t *testing.T) {
 		return conn.ConnectionState().PeerCertificates[0], nil
 	}
 
+	// Caddy issues an automatic certificate on the first handshake and
+	// caches it; the upload replaces it from the next handshake on.
+	auto, err := handshake("blog.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auto.Issuer.CommonName == ca.cert.Subject.CommonName {
+		t.Fatalf("before any upload, blog.example got %v", auto.Issuer)
+	}
 	certPEM, keyPEM, serial := ca.leaf(t, []string{"blog.example", "www.blog.example"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	up, err := e.UploadCert("blog", platform.CertInput{Cert: certPEM, Key: keyPEM})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(up.Hosts) != 1 || up.Hosts[0] != "blog.example" || up.Issuer != "caddy-paas test CA" {
+	if len(up.Hosts) != 1 || up.Hosts[0] != "blog.example" || up.Issuer != "caddy-paas test CA" || up.Warning != "" {
 		t.Errorf("upload answer %+v", up)
 	}
 	got, err := handshake("blog.example")
@@ -136,7 +149,7 @@ func TestUploadedCertificateServedWithoutReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.SerialNumber.Cmp(serial) != 0 {
-		t.Fatalf("served serial %v, want the uploaded %v", got.SerialNumber, serial)
+		t.Fatalf("served serial %v, want the uploaded %v (the cached automatic one is %v)", got.SerialNumber, serial, auto.SerialNumber)
 	}
 	if _, err := got.Verify(x509.VerifyOptions{Roots: ca.pool, DNSName: "blog.example"}); err != nil {
 		t.Errorf("served chain does not verify: %v", err)
@@ -181,5 +194,23 @@ func TestUploadedCertificateServedWithoutReload(t *testing.T) {
 	}
 	if after, err := handshake("blog.example"); err != nil || after.SerialNumber.Cmp(serial) == 0 {
 		t.Errorf("after removal: %v, %v; want an issued certificate", after, err)
+	}
+	// Uploaded again, while the automatic certificate is cached once more.
+	if _, err := e.UploadCert("blog", platform.CertInput{Cert: certPEM, Key: keyPEM}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := handshake("blog.example"); err != nil || again.SerialNumber.Cmp(serial) != 0 {
+		t.Errorf("after a second upload: %v, %v; want the uploaded serial %v", again, err, serial)
+	}
+
+	// The operator's certificate for loaded.example stays, and the upload
+	// says it cannot take over.
+	shadowPEM, shadowKey, _ := ca.leaf(t, []string{"loaded.example"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	sh, err := e.UploadCert("blog", platform.CertInput{Cert: shadowPEM, Key: shadowKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sh.Warning, "loaded.example") {
+		t.Errorf("upload under a loaded certificate: warning %q", sh.Warning)
 	}
 }

@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -127,18 +126,13 @@ func (e *Engine) UploadCert(name string, in CertInput) (*CustomCert, error) {
 		return nil, err
 	}
 	e.reloadCerts()
-	// Caddy serves what its certificate cache holds before asking for an
-	// upload: a host that already has an automatic certificate keeps it
-	// until a restart.
-	if p := e.certLookup.Load(); p != nil {
-		var busy []string
-		for _, h := range out.Hosts {
-			if _, ok := (*p)(context.Background(), h); ok {
-				busy = append(busy, h)
-			}
-		}
-		if len(busy) > 0 {
-			out.Warning = fmt.Sprintf("%s already has an automatic certificate, which stays in use until Caddy restarts", strings.Join(busy, ", "))
+	// Caddy answers a handshake from its certificate cache before it asks
+	// for an upload: reloadCerts evicted the automatic certificates of these
+	// hosts; whatever still answers for one of them (a wildcard, a
+	// certificate the operator loaded) wins over the upload.
+	if p := e.certCache.Load(); p != nil {
+		if shadowed := (*p).Shadowed(out.Hosts); len(shadowed) > 0 {
+			out.Warning = fmt.Sprintf("Caddy holds another certificate for %s (a wildcard or one loaded in its config), which it serves before this upload", strings.Join(shadowed, ", "))
 		}
 	}
 	return out, nil
@@ -253,4 +247,30 @@ func (e *Engine) reloadCerts() {
 		return
 	}
 	e.certs.Store(&idx)
+	// Caddy may hold an automatic certificate for a host that has an upload
+	// now (obtained before it, or while it was invalid); it would keep
+	// serving that one: drop them (uploads are rare, this is cheap).
+	if p := e.certCache.Load(); p != nil && len(idx) > 0 {
+		hosts := make([]string, 0, len(idx))
+		for h := range idx {
+			hosts = append(hosts, h)
+		}
+		sort.Strings(hosts)
+		(*p).Evict(hosts)
+	}
 }
+
+// CertCache is the TLS server's in-memory certificate cache, which Caddy
+// consults before it asks for an upload. The Caddy adapter sets it.
+type CertCache interface {
+	// Evict drops the automatic certificates cached for exactly these
+	// hosts, so the next handshake for one of them asks for its upload.
+	Evict(hosts []string)
+	// Shadowed returns the hosts for which the cache still holds a
+	// certificate (a wildcard, one the operator loaded) that Caddy would
+	// serve before asking for an upload.
+	Shadowed(hosts []string) []string
+}
+
+// SetCertCache sets the cache that uploads evict automatic certificates from.
+func (e *Engine) SetCertCache(c CertCache) { e.certCache.Store(&c) }

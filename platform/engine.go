@@ -110,6 +110,7 @@ type Engine struct {
 	gitOnce    sync.Once
 	git        *gitsource.Cache
 	certLookup atomic.Pointer[CertLookup]
+	certCache  atomic.Pointer[CertCache]
 	certErrors sync.Map // host -> certAttempt
 	resolver   atomic.Pointer[Resolver]
 	// certs indexes uploaded certificates by host, for handshakes.
