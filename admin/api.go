@@ -12,10 +12,13 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caddy-paas/caddy-paas/auth"
 	"github.com/caddy-paas/caddy-paas/containers"
@@ -356,6 +359,10 @@ func (a *API) deploy(e Engine, w http.ResponseWriter, r *http.Request) error {
 // deployUpload deploys an uploaded source archive: the body itself, or the
 // "source" file of a multipart form, streamed without buffering it whole.
 func (a *API) deployUpload(e Engine, w http.ResponseWriter, r *http.Request) error {
+	// Caddy's admin server gives a whole request 10 s to arrive: a large
+	// archive on an ordinary link takes longer, so an upload gets its own
+	// deadline (a server without deadlines, or a recorder, ignores this).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(UploadReadTimeout))
 	var body io.Reader = r.Body
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "multipart/form-data" {
@@ -374,19 +381,32 @@ func (a *API) deployUpload(e Engine, w http.ResponseWriter, r *http.Request) err
 	}
 	d, err := e.DeployUpload(r.Context(), r.PathValue("name"), body)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("upload is larger than %d bytes", platform.MaxUploadBytes)}
+		if ue := uploadError(err, ""); ue != nil {
+			return ue
 		}
 		return err
 	}
 	return writeJSON(w, http.StatusAccepted, d)
 }
 
+// UploadReadTimeout is how long an uploaded source archive may take to
+// arrive: 200 MB (the upload limit) at ~0.3 MB/s.
+const UploadReadTimeout = 10 * time.Minute
+
+// uploadError turns a failure to read an upload into a clear client
+// error: too large (413), too slow (408), else msg (400); with msg empty,
+// nil when err is none of the first two.
 func uploadError(err error, msg string) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("upload is larger than %d bytes", platform.MaxUploadBytes)}
+	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &platform.Error{Status: http.StatusRequestTimeout, Message: fmt.Sprintf("the upload did not arrive within %s", UploadReadTimeout)}
+	}
+	if msg == "" {
+		return nil
 	}
 	return &platform.Error{Status: http.StatusBadRequest, Message: msg}
 }

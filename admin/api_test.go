@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddy-paas/caddy-paas/containers"
 	"github.com/caddy-paas/caddy-paas/platform"
@@ -804,5 +806,55 @@ func TestDeployUploadBodies(t *testing.T) {
 				t.Errorf("engine got %s %v, want DeployUpload with %q", c.method, c.args, tc.want)
 			}
 		})
+	}
+}
+
+// TestUploadOutlivesTheServersReadTimeout sends an upload slower than the
+// server's ReadTimeout (Caddy's admin server has 10 s): it still arrives.
+func TestUploadOutlivesTheServersReadTimeout(t *testing.T) {
+	f := &fakeEngine{}
+	srv := httptest.NewUnstartedServer(newTestAPI(t, f))
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = io.WriteString(pw, "PK-first-half/")
+		time.Sleep(900 * time.Millisecond)
+		_, _ = io.WriteString(pw, "second-half")
+		pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/paas/apps/app1/deploys", pr)
+	req.Header.Set("Content-Type", "application/zip")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("slow upload: %d %s, want 202", res.StatusCode, body)
+	}
+	if c, _ := f.lastCall(); c.method != "DeployUpload" || c.args[1] != "PK-first-half/second-half" {
+		t.Errorf("engine got %s %v", c.method, c.args)
+	}
+}
+
+func TestUploadErrorsAreClientErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err  error
+		want int
+	}{
+		"deadline": {fmt.Errorf("extracting the upload: reading archive: %w", os.ErrDeadlineExceeded), http.StatusRequestTimeout},
+		"too big":  {fmt.Errorf("extracting: %w", &http.MaxBytesError{Limit: 1}), http.StatusRequestEntityTooLarge},
+		"other":    {errors.New("boom"), http.StatusBadRequest},
+	} {
+		var pe *platform.Error
+		if !errors.As(uploadError(tc.err, "bad form"), &pe) || pe.Status != tc.want {
+			t.Errorf("%s: %v, want status %d", name, uploadError(tc.err, "bad form"), tc.want)
+		}
+	}
+	if uploadError(errors.New("engine failure"), "") != nil {
+		t.Error("an unrelated error became an upload error")
 	}
 }

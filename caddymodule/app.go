@@ -89,6 +89,9 @@ type App struct {
 	engine *platform.Engine
 	pooled *pooledEngine
 	logger *zap.Logger
+	// syncCerts is set when this config has a certificate storage, and
+	// so a TLS app whose cache the uploads must be synced to.
+	syncCerts bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -119,6 +122,9 @@ type pooledEngine struct {
 	sealer *storage.Sealer
 	dir    string
 	docker *containers.Docker
+	// certCache keeps Caddy's certificate cache in step with the uploads
+	// across config loads.
+	certCache tlsCertCache
 }
 
 // rotateKey re-seals every secret of the data directory under a new
@@ -202,7 +208,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return nil // a context made outside a config load (tests)
 	}
 	a.engine.SetCertLookup(storedCertificate(st))
-	a.engine.SetCertCache(tlsCertCache{})
+	a.pooled.certCache.use(st, a.logger.Named("certs"))
+	a.syncCerts = true
 	// Certificate outcomes, for the domain status: Caddy's TLS app emits
 	// them as events of this config.
 	if ev, err := ctx.App("events"); err == nil {
@@ -318,7 +325,13 @@ func openEngine(dir, dockerHost string, cfg platform.Config, authCfg auth.Config
 
 // Start starts the engine on its first config; later configs find it
 // running.
-func (a *App) Start() error { return a.engine.Start() }
+func (a *App) Start() error {
+	if a.syncCerts {
+		// Every app is provisioned now, the TLS app's cache included.
+		a.engine.SetCertCache(&a.pooled.certCache)
+	}
+	return a.engine.Start()
+}
 
 // Stop does nothing: the engine outlives the config, Cleanup releases it.
 func (a *App) Stop() error { return nil }

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,130 @@ func TestUploadedCertificateServedWithoutReload(t *testing.T) {
 	}
 	if !strings.Contains(sh.Warning, "loaded.example") {
 		t.Errorf("upload under a loaded certificate: warning %q", sh.Warning)
+	}
+}
+
+// TestUploadsHeldInCaddysCache checks which uploads Caddy's own cache
+// holds (those whose every name is a host they serve), that an exact
+// upload wins over a cached wildcard, and that removal takes it out again.
+func TestUploadsHeldInCaddysCache(t *testing.T) {
+	ca := newTestCA(t)
+	now := time.Now()
+	wildPEM, wildKey, wildSerial := ca.leaf(t, []string{"*.wild.example"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg, _ := json.Marshal(map[string]any{
+		"admin":   map[string]any{"disabled": true},
+		"storage": map[string]any{"module": "file_system", "root": t.TempDir()},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps": map[string]any{
+			"paas": map[string]any{
+				"data_dir": t.TempDir(), "base_domain": "certs.test",
+				"docker_host": "unix://" + filepath.Join(t.TempDir(), "no-docker.sock"),
+			},
+			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
+			"tls": map[string]any{
+				"certificates": map[string]any{"load_pem": []any{map[string]any{"certificate": wildPEM, "key": wildKey}}},
+				"automation": map[string]any{
+					"on_demand": map[string]any{"permission": map[string]any{"module": "paas"}},
+					"policies": []any{map[string]any{
+						"get_certificate": []any{map[string]any{"via": "paas"}},
+						"on_demand":       true,
+						"issuers":         []any{map[string]any{"module": "internal"}},
+					}},
+				}},
+			"http": map[string]any{"servers": map[string]any{"s": map[string]any{
+				"listen":                  []string{addr},
+				"routes":                  []any{map[string]any{"handle": []any{map[string]any{"handler": "paas_apps"}}}},
+				"tls_connection_policies": []any{map[string]any{}},
+				"automatic_https":         map[string]any{"disable": true},
+			}}},
+		},
+	})
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+	mod, _ := caddy.ActiveContext().App("paas")
+	e := mod.(*App).Engine()
+	if _, err := e.CreateApp(t.Context(), platform.AppInput{Name: "shop", Domains: []string{"shop.example", "a.wild.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	serial := func(name string) *big.Int {
+		t.Helper()
+		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("handshake for %s: %v", name, err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber
+	}
+	held := func(name string) bool {
+		caddyCertCacheMu.RLock()
+		defer caddyCertCacheMu.RUnlock()
+		for _, c := range caddyCertCache.AllMatchingCertificates(name) {
+			if c.HasTag(uploadTag) && slices.Contains(c.Names, name) {
+				return true
+			}
+		}
+		return false
+	}
+
+	if s := serial("a.wild.example"); s.Cmp(wildSerial) != 0 {
+		t.Fatalf("before the upload a.wild.example got %v, want the loaded wildcard", s)
+	}
+	exactPEM, exactKey, exactSerial := ca.leaf(t, []string{"a.wild.example"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	up, err := e.UploadCert("shop", platform.CertInput{Cert: exactPEM, Key: exactKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Warning != "" || !held("a.wild.example") {
+		t.Errorf("exact upload under a wildcard: warning %q, held %v; want none and held", up.Warning, held("a.wild.example"))
+	}
+	if s := serial("a.wild.example"); s.Cmp(exactSerial) != 0 {
+		t.Errorf("a.wild.example got %v, want the upload %v over the wildcard", s, exactSerial)
+	}
+	if s := serial("b.wild.example"); s.Cmp(wildSerial) != 0 {
+		t.Errorf("b.wild.example got %v, want the wildcard still", s)
+	}
+
+	// An upload with a name that is not one of the app's hosts stays out of
+	// the cache (it would answer for that name) and is served anyway.
+	shopPEM, shopKey, shopSerial := ca.leaf(t, []string{"shop.example", "elsewhere.example"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	if _, err := e.UploadCert("shop", platform.CertInput{Cert: shopPEM, Key: shopKey}); err != nil {
+		t.Fatal(err)
+	}
+	if held("shop.example") || held("elsewhere.example") {
+		t.Error("an upload naming another host was put in Caddy's cache")
+	}
+	if s := serial("shop.example"); s.Cmp(shopSerial) != 0 {
+		t.Errorf("shop.example got %v, want the upload %v", s, shopSerial)
+	}
+	if conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "elsewhere.example", InsecureSkipVerify: true}); err == nil {
+		conn.Close()
+		t.Error("elsewhere.example, no host of any app, got a certificate")
+	}
+
+	// Removed: out of the cache, the wildcard answers again.
+	list, err := e.Certs("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if c.Names[0] == "a.wild.example" {
+			if err := e.RemoveCert("shop", c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if held("a.wild.example") {
+		t.Error("a removed upload is still in Caddy's cache")
+	}
+	if s := serial("a.wild.example"); s.Cmp(wildSerial) != 0 {
+		t.Errorf("after removal a.wild.example got %v, want the wildcard", s)
 	}
 }

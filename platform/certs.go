@@ -127,9 +127,9 @@ func (e *Engine) UploadCert(name string, in CertInput) (*CustomCert, error) {
 	}
 	e.reloadCerts()
 	// Caddy answers a handshake from its certificate cache before it asks
-	// for an upload: reloadCerts evicted the automatic certificates of these
-	// hosts; whatever still answers for one of them (a wildcard, a
-	// certificate the operator loaded) wins over the upload.
+	// for an upload: reloadCerts synced it (automatic certificates of
+	// these hosts evicted); what else still answers for one of them (a
+	// wildcard, a certificate the operator loaded) may win over the upload.
 	if p := e.certCache.Load(); p != nil {
 		if shadowed := (*p).Shadowed(out.Hosts); len(shadowed) > 0 {
 			out.Warning = fmt.Sprintf("Caddy holds another certificate for %s (a wildcard or one loaded in its config), which it serves before this upload", strings.Join(shadowed, ", "))
@@ -183,6 +183,30 @@ func (e *Engine) RemoveCert(name, id string) error {
 	}
 	e.reloadCerts()
 	return nil
+}
+
+// expireCerts reloads the uploads when the first of them expires (and at
+// least hourly): an expired upload stops being served and its hosts go
+// back to automatic certificates.
+func (e *Engine) expireCerts() {
+	defer e.wg.Done()
+	for {
+		wait := time.Hour
+		if idx := e.certs.Load(); idx != nil {
+			for _, c := range *idx {
+				if c.Leaf != nil {
+					wait = min(wait, max(time.Until(c.Leaf.NotAfter)+time.Second, time.Second))
+				}
+			}
+		}
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.certsChanged:
+		case <-time.After(wait):
+			e.reloadCerts()
+		}
+	}
 }
 
 // CertificateFor returns the uploaded certificate to serve for a TLS
@@ -247,30 +271,34 @@ func (e *Engine) reloadCerts() {
 		return
 	}
 	e.certs.Store(&idx)
-	// Caddy may hold an automatic certificate for a host that has an upload
-	// now (obtained before it, or while it was invalid); it would keep
-	// serving that one: drop them (uploads are rare, this is cheap).
-	if p := e.certCache.Load(); p != nil && len(idx) > 0 {
-		hosts := make([]string, 0, len(idx))
-		for h := range idx {
-			hosts = append(hosts, h)
-		}
-		sort.Strings(hosts)
-		(*p).Evict(hosts)
+	select {
+	case e.certsChanged <- struct{}{}:
+	default:
+	}
+	if p := e.certCache.Load(); p != nil {
+		(*p).Sync(idx)
 	}
 }
 
 // CertCache is the TLS server's in-memory certificate cache, which Caddy
 // consults before it asks for an upload. The Caddy adapter sets it.
 type CertCache interface {
-	// Evict drops the automatic certificates cached for exactly these
-	// hosts, so the next handshake for one of them asks for its upload.
-	Evict(hosts []string)
-	// Shadowed returns the hosts for which the cache still holds a
-	// certificate (a wildcard, one the operator loaded) that Caddy would
-	// serve before asking for an upload.
+	// Sync brings the cache in step with the uploads: host -> the
+	// certificate served for it. The cache drops the automatic
+	// certificates it holds for those hosts (Caddy would keep serving
+	// them) and may hold uploads itself.
+	Sync(uploads map[string]*tls.Certificate)
+	// Shadowed returns the hosts for which the cache holds a certificate
+	// other than their upload (a wildcard, one the operator loaded) that
+	// Caddy may serve in its place.
 	Shadowed(hosts []string) []string
 }
 
 // SetCertCache sets the cache that uploads evict automatic certificates from.
-func (e *Engine) SetCertCache(c CertCache) { e.certCache.Store(&c) }
+// The current uploads are synced to it at once.
+func (e *Engine) SetCertCache(c CertCache) {
+	e.certCache.Store(&c)
+	if idx := e.certs.Load(); idx != nil {
+		c.Sync(*idx)
+	}
+}

@@ -111,8 +111,10 @@ type Engine struct {
 	git        *gitsource.Cache
 	certLookup atomic.Pointer[CertLookup]
 	certCache  atomic.Pointer[CertCache]
-	certErrors sync.Map // host -> certAttempt
-	resolver   atomic.Pointer[Resolver]
+	// certsChanged wakes expireCerts when the uploads change.
+	certsChanged chan struct{}
+	certErrors   sync.Map // host -> certAttempt
+	resolver     atomic.Pointer[Resolver]
 	// certs indexes uploaded certificates by host, for handshakes.
 	certs atomic.Pointer[certIndex]
 	// instance labels this engine's containers (containers.LabelInstance).
@@ -124,7 +126,7 @@ type Engine struct {
 // NewEngine returns an engine over an open store and a runtime. Start runs it.
 func NewEngine(cfg Config, store *Store, rt Runtime, logger *zap.Logger) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{store: store, rt: rt, table: NewRoutingTable(), ctx: ctx, cancel: cancel, logs: newLogStore(cfg.LogDir)}
+	e := &Engine{store: store, rt: rt, table: NewRoutingTable(), ctx: ctx, cancel: cancel, logs: newLogStore(cfg.LogDir), certsChanged: make(chan struct{}, 1)}
 	e.queues = newAppQueues(ctx, &e.wg)
 	e.Configure(cfg, logger)
 	id, err := store.InstanceID()
@@ -195,9 +197,10 @@ func (e *Engine) Start() error {
 	// Settle deploys a crash interrupted before anything new can start,
 	// so a deploy asked for right after Start is never taken for one.
 	e.recoverInterrupted()
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go e.run()
 	go e.sampleUsage()
+	go e.expireCerts()
 	return nil
 }
 
