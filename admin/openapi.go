@@ -164,6 +164,12 @@ type schemaGen struct {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// schemaDescriber is a type that accepts several JSON forms (such as a
+// memory size given as bytes or as "512m") and describes them itself.
+type schemaDescriber interface{ JSONSchema() map[string]any }
+
+var schemaDescriberType = reflect.TypeOf((*schemaDescriber)(nil)).Elem()
+
 // ref is the schema of t: a $ref for a named struct, else inline.
 func (g *schemaGen) ref(t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
@@ -211,6 +217,13 @@ func (g *schemaGen) schemaOf(t reflect.Type, nullable bool) map[string]any {
 	}
 	if t == timeType {
 		return typed("string", map[string]any{"format": "date-time"})
+	}
+	if t.Kind() != reflect.Pointer && t.Implements(schemaDescriberType) {
+		s := reflect.Zero(t).Interface().(schemaDescriber).JSONSchema()
+		if nullable {
+			s = map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+		}
+		return s
 	}
 	if t == reflect.TypeOf(json.RawMessage{}) {
 		return map[string]any{}

@@ -69,8 +69,8 @@ func TestOpenAPIValidatesAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	samples := map[string]string{
-		"apps.create":    `{"name":"web","image":"nginx:1","env":{"A":"b"},"replicas":2}`,
-		"apps.update":    `{"replicas":3,"env":{"A":null}}`,
+		"apps.create":    `{"name":"web","image":"nginx:1","env":{"A":"b"},"replicas":2,"memory":"512m","cpus":0.5}`,
+		"apps.update":    `{"replicas":3,"env":{"A":null},"memory":536870912,"cpus":2}`,
 		"env.set":        `{"env":{"K":"v"},"deploy":false}`,
 		"apps.scale":     `{"replicas":2}`,
 		"deploys.create": `{"image":"nginx:2"}`,

@@ -502,8 +502,8 @@ func (e *buildEnv) uploadByHand(ctx context.Context, sink *uploadSink, archive s
 	return h, nil
 }
 
-// packTree packs a source tree as `caddy paas deploy --dir` does: the
-// build context (.git left out) as a gzip-compressed tar. It returns the
+// packTree packs a source tree as `caddy paas deploy --dir` does
+// (builder.TarUpload) as a gzip-compressed tar. It returns the
 // size of the files and of the archive.
 func packTree(dir, archive string) (files, size int64, err error) {
 	f, err := os.Create(archive)
@@ -513,7 +513,7 @@ func packTree(dir, archive string) (files, size int64, err error) {
 	defer f.Close()
 	gz := gzip.NewWriter(f)
 	cw := &countWriter{w: gz}
-	if err := builder.TarContext(dir, cw, "Dockerfile", []string{".git"}, nil); err != nil {
+	if _, err := builder.TarUpload(dir, cw); err != nil {
 		return 0, 0, fmt.Errorf("packing %s: %w", dir, err)
 	}
 	if err := gz.Close(); err != nil {

@@ -1,7 +1,8 @@
-// Package builder turns a deploy's source into an image the engine can run.
-// Today the only source is an image reference: a local image is used as it
-// is, anything else is pulled. Builds from git, Dockerfiles and archives land
-// here later, behind the same Resolve call.
+// Package builder turns a deploy's source into an image the engine can run:
+// an image reference (Resolve: a local image as it is, anything else
+// pulled), or a source tree from git or an upload built through the Docker
+// API (build.go, context.go), with a Dockerfile of its own or one generated
+// by builder/detect; repoconfig.go reads the repository's paas.json.
 package builder
 
 import (

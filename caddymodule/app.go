@@ -64,8 +64,8 @@ type App struct {
 	// DrainTimeout bounds how long a replacing deploy waits for the old
 	// replicas' requests in flight before stopping them. Default: 30s.
 	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty"`
-	// BuildTimeout bounds a build from source (fetch, build and release
-	// command). Default: 30m.
+	// BuildTimeout bounds a build from source (fetch and build together),
+	// and then the release command on its own. Default: 30m.
 	BuildTimeout caddy.Duration `json:"build_timeout,omitempty"`
 	// KeepImages is how many built images of each app are kept for
 	// rollbacks; older ones are pruned. Default: 5.

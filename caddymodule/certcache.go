@@ -67,9 +67,11 @@ func (c *tlsCertCache) use(storage certmagic.Storage, logger *zap.Logger) {
 func (c *tlsCertCache) Sync(uploads map[string]*tls.Certificate) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// The lock guards the variable, not the cache (which has its own): it
+	// is not held while an OCSP staple may be fetched below.
 	caddyCertCacheMu.RLock()
-	defer caddyCertCacheMu.RUnlock()
 	cache := caddyCertCache
+	caddyCertCacheMu.RUnlock()
 	if cache == nil {
 		return
 	}
@@ -129,14 +131,15 @@ func (c *tlsCertCache) Sync(uploads map[string]*tls.Certificate) {
 // upload cached, another certificate for exactly that name; else any.
 func (c *tlsCertCache) Shadowed(hosts []string) []string {
 	caddyCertCacheMu.RLock()
-	defer caddyCertCacheMu.RUnlock()
-	if caddyCertCache == nil {
+	cache := caddyCertCache
+	caddyCertCacheMu.RUnlock()
+	if cache == nil {
 		return nil
 	}
 	var out []string
 	for _, h := range hosts {
 		var ours, exact, other bool
-		for _, cc := range caddyCertCache.AllMatchingCertificates(h) {
+		for _, cc := range cache.AllMatchingCertificates(h) {
 			isExact := slices.Contains(cc.Names, h)
 			switch {
 			case cc.HasTag(uploadTag) && isExact:

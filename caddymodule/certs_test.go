@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -319,6 +321,31 @@ func TestUploadsHeldInCaddysCache(t *testing.T) {
 	if conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "elsewhere.example", InsecureSkipVerify: true}); err == nil {
 		conn.Close()
 		t.Error("elsewhere.example, no host of any app, got a certificate")
+	}
+
+	// HSTS, an app option, is sent on HTTPS answers of that app only.
+	on := true
+	if _, err := e.UpdateApp(t.Context(), "shop", platform.AppPatch{HSTS: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateApp(t.Context(), platform.AppInput{Name: "plain", Domains: []string{"plain.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	httpsClient := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
+	}}
+	for host, want := range map[string]string{"shop.example": "max-age=31536000; includeSubDomains", "plain.example": ""} {
+		resp, err := httpsClient.Get("https://" + host + "/")
+		if err != nil {
+			t.Fatalf("GET https://%s/: %v", host, err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != want {
+			t.Errorf("%s: Strict-Transport-Security %q, want %q", host, got, want)
+		}
 	}
 
 	// Removed: out of the cache, the wildcard answers again.

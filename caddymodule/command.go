@@ -85,6 +85,8 @@ func buildCommands(cmd *cobra.Command) {
 		env, domains      []string
 		wait              bool
 		timeout           time.Duration
+		memory            string
+		cpus              float64
 	}
 	createCmd := &cobra.Command{
 		Use:   "create NAME",
@@ -119,6 +121,12 @@ func buildCommands(cmd *cobra.Command) {
 			if cmd.Flags().Changed("replicas") {
 				in["replicas"] = create.replicas
 			}
+			if create.memory != "" {
+				in["memory"] = create.memory
+			}
+			if cmd.Flags().Changed("cpus") {
+				in["cpus"] = create.cpus
+			}
 			if create.healthPath != "" {
 				in["health_path"] = create.healthPath
 			}
@@ -147,6 +155,8 @@ func buildCommands(cmd *cobra.Command) {
 	createCmd.Flags().StringVar(&create.tokenEnv, "git-token-env", "", "Name of an environment variable holding an HTTPS access token for a private repository")
 	createCmd.Flags().IntVar(&create.port, "port", 8080, "Port the app listens on in its container")
 	createCmd.Flags().IntVar(&create.replicas, "replicas", 1, "Number of replicas, load-balanced")
+	createCmd.Flags().StringVar(&create.memory, "memory", "", "Memory limit of each replica, such as 512m or 1g (at least 6m; default no limit)")
+	createCmd.Flags().Float64Var(&create.cpus, "cpus", 0, "How many CPUs each replica may use, such as 0.5 or 2 (default no limit)")
 	createCmd.Flags().StringVar(&create.healthPath, "health-path", "", "HTTP path that answers 2xx/3xx when the app is healthy")
 	createCmd.Flags().StringArrayVar(&create.env, "env", nil, "Environment variable KEY=VALUE (repeatable)")
 	createCmd.Flags().StringArrayVar(&create.domains, "domain", nil, "Extra domain the app answers on (repeatable)")
@@ -280,7 +290,7 @@ func buildCommands(cmd *cobra.Command) {
 	}
 	deployCmd.Flags().StringVar(&deploy.image, "image", "", "Image to deploy (default: the app's)")
 	deployCmd.Flags().StringVar(&deploy.gitRef, "git-ref", "", "Branch, tag or commit of the app's repository to build")
-	deployCmd.Flags().StringVar(&deploy.dir, "dir", "", "Upload this source tree and build it (honours .dockerignore; .git is left out)")
+	deployCmd.Flags().StringVar(&deploy.dir, "dir", "", "Upload this source tree and build it (honours .dockerignore; .git and .env files are left out, links inside it followed)")
 	deployCmd.Flags().StringArrayVar(&deploy.env, "env", nil, "Set environment variable KEY=VALUE (repeatable)")
 	deployCmd.Flags().BoolVar(&deploy.wait, "wait", false, "Wait until the deploy is live or failed")
 	deployCmd.Flags().DurationVar(&deploy.timeout, "timeout", 5*time.Minute, "How long --wait waits")
@@ -430,6 +440,22 @@ func buildCommands(cmd *cobra.Command) {
 	maintenance.Flags().StringVar(&maintenanceMessage, "message", "", "Text of the maintenance page")
 	apps.AddCommand(maintenance)
 	apps.AddCommand(&cobra.Command{
+		Use:     "hsts APP on|off",
+		Short:   "Sends Strict-Transport-Security (one year, with subdomains) on the app's HTTPS answers, or stops",
+		Example: "  caddy paas apps hsts blog on",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] != "on" && args[1] != "off" {
+				return fmt.Errorf("hsts: %q is neither on nor off", args[1])
+			}
+			var v platform.AppView
+			if err := c.do(cmd.Context(), http.MethodPatch, "/apps/"+args[0], map[string]any{"hsts": args[1] == "on"}, &v); err != nil {
+				return err
+			}
+			return c.printApps([]*platform.AppView{&v})
+		},
+	})
+	apps.AddCommand(&cobra.Command{
 		Use:     "www APP to-apex|to-www|off",
 		Short:   "Redirects www.<host> to <host> (to-apex) or the other way (to-www)",
 		Example: "  caddy paas apps www blog to-apex\n  caddy paas apps www blog off",
@@ -476,13 +502,20 @@ func buildCommands(cmd *cobra.Command) {
 				return c.printJSON(list)
 			}
 			tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DOMAIN\tDNS\tCERTIFICATE\tISSUER\tEXPIRES")
+			fmt.Fprintln(tw, "DOMAIN\tDNS\tCERTIFICATE\tISSUER\tEXPIRES\tLAST ERROR")
 			for _, d := range list {
 				expires := "-"
-				if !d.Certificate.NotAfter.IsZero() {
+				if d.Certificate.NotAfter != nil {
 					expires = d.Certificate.NotAfter.Format("2006-01-02")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Domain, d.DNS.Message, d.Certificate.Source, dash(d.Certificate.Issuer), expires)
+				lastErr := "-"
+				if d.Certificate.LastError != "" {
+					lastErr = d.Certificate.LastError
+					if d.Certificate.LastErrorAt != nil {
+						lastErr = d.Certificate.LastErrorAt.Local().Format("2006-01-02 15:04") + ": " + lastErr
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Domain, d.DNS.Message, d.Certificate.Source, dash(d.Certificate.Issuer), expires, lastErr)
 			}
 			return tw.Flush()
 		},
@@ -522,7 +555,13 @@ func buildCommands(cmd *cobra.Command) {
 			if err := c.do(cmd.Context(), http.MethodPost, "/apps/"+args[0]+"/certs", platform.CertInput{Cert: string(certPEM), Key: string(keyPEM)}, &out); err != nil {
 				return err
 			}
-			return c.printCerts([]platform.CustomCert{out})
+			if err := c.printCerts([]platform.CustomCert{out}); err != nil {
+				return err
+			}
+			if out.Warning != "" && !c.json {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", out.Warning)
+			}
+			return nil
 		},
 	}
 	uploadCert.Flags().StringVar(&certFiles.cert, "cert", "", "PEM certificate chain, leaf first")
@@ -544,7 +583,7 @@ func buildCommands(cmd *cobra.Command) {
 	certs.AddCommand(&cobra.Command{
 		Use:     "remove APP ID",
 		Short:   "Removes an uploaded certificate (its hosts go back to automatic certificates)",
-		Example: "  caddy paas certs remove blog 0123456789abcdef",
+		Example: "  caddy paas certs remove blog 0123456789abcdef   # the id, or its first 8+ characters",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out admin.Deleted
@@ -588,8 +627,9 @@ func buildCommands(cmd *cobra.Command) {
 	c.finishCommands(cmd)
 }
 
-// uploadDir packs dir as a tar.gz in a temporary file, then uploads it
-// with a progress line on stderr.
+// uploadDir packs dir as a tar.gz in a temporary file (links followed
+// inside dir, .git and .env files left out, see builder.TarUpload), then
+// uploads it with a progress line on stderr.
 func (c *cli) uploadDir(ctx context.Context, app, dir string, out *platform.Deployment) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -605,8 +645,21 @@ func (c *cli) uploadDir(ctx context.Context, app, dir string, out *platform.Depl
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	gz := gzip.NewWriter(tmp)
-	if err := builder.TarContext(dir, gz, "Dockerfile", []string{".git"}, nil); err != nil {
+	report, err := builder.TarUpload(dir, gz)
+	if err != nil {
 		return err
+	}
+	if n := len(report.LeftOut); n > 0 && !c.json {
+		shown := report.LeftOut[:min(n, 5)]
+		more := ""
+		if n > len(shown) {
+			more = fmt.Sprintf(" and %d more", n-len(shown))
+		}
+		noun := "paths"
+		if n == 1 {
+			noun = "path"
+		}
+		fmt.Fprintf(os.Stderr, "left out %d local %s (.git, .env files): %s%s\n", n, noun, strings.Join(shown, ", "), more)
 	}
 	if err := gz.Close(); err != nil {
 		return err
@@ -803,6 +856,7 @@ func (c *cli) printApp(a *platform.AppView) error {
 	rows := [][2]string{
 		{"name", a.Name}, {"status", a.Status}, {"image", dash(a.Image)}, {"port", strconv.Itoa(a.Port)},
 		{"replicas", fmt.Sprintf("%d ready of %d", a.ReadyReplicas, a.Replicas)},
+		{"limits", limitsText(a)},
 		{"health path", dash(a.HealthPath)}, {"hosts", strings.Join(a.Hosts, ", ")},
 		{"current deployment", dash(a.Current)}, {"env", strings.Join(sortedKeys(a.Env), ", ")},
 		{"created", a.CreatedAt.Format(time.RFC3339)}, {"updated", a.UpdatedAt.Format(time.RFC3339)},
@@ -851,6 +905,18 @@ func (c *cli) printRedirects(list []platform.Redirect) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", r.ID, firstNonEmpty(r.From, "*"), firstNonEmpty(r.PathPrefix, "*"), r.To, r.Status)
 	}
 	return tw.Flush()
+}
+
+// limitsText describes an app's limits per replica.
+func limitsText(a *platform.AppView) string {
+	var parts []string
+	if a.Memory > 0 {
+		parts = append(parts, "memory "+strconv.FormatFloat(float64(a.Memory)/(1<<20), 'f', -1, 64)+" MiB")
+	}
+	if a.CPUs > 0 {
+		parts = append(parts, strconv.FormatFloat(a.CPUs, 'f', -1, 64)+" CPUs")
+	}
+	return dash(strings.Join(parts, ", "))
 }
 
 func dash(s string) string {

@@ -61,12 +61,20 @@ func TestEdgePolicyOverRealRequests(t *testing.T) {
 		{From: "old.example", To: "blog.example", Status: 301},
 		{PathPrefix: "/docs/", To: "https://docs.example/manual", Status: 302},
 		{From: "go.example", To: "blog.example/landing", DropPath: true, Status: 307},
+		{PathPrefix: "/old", To: "blog.example/new"}, // same host, another path: no loop
 	} {
 		if _, err := e.AddRedirect("blog", r); err != nil {
 			t.Fatalf("AddRedirect(%+v): %v", r, err)
 		}
 	}
+	if _, err := e.CreateApp(ctx, platform.AppInput{Name: "mall", Domains: []string{"mall.example", "www.mall.example"}}); err != nil {
+		t.Fatal(err)
+	}
 	toApex, toWWW := platform.WWWToApex, platform.WWWToWWW
+	hsts := true
+	if _, err := e.UpdateApp(ctx, "mall", platform.AppPatch{WWWRedirect: &toWWW, HSTS: &hsts}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.UpdateApp(ctx, "blog", platform.AppPatch{WWWRedirect: &toApex}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +99,11 @@ func TestEdgePolicyOverRealRequests(t *testing.T) {
 		{"go.example", "/anything", 307, "http://blog.example/landing", ""},
 		{"www.blog.example", "/post/1", 308, "http://blog.example/post/1", ""},
 		{"blog.example", "/post/1", 503, "", "no running replica"},
+		{"blog.example", "/docsearch", 503, "", "no running replica"},      // not under /docs/
+		{"blog.example", "/docs", 302, "https://docs.example/manual/", ""}, // the folder itself
+		{"blog.example", "/old/post?id=3", 308, "http://blog.example/new/post?id=3", ""},
+		{"mall.example", "/shoes?size=9", 308, "http://www.mall.example/shoes?size=9", ""},
+		{"www.mall.example", "/shoes", 503, "", "no running replica"},
 		{"blog.edge.test", "/", 503, "", "no running replica"},
 		{"shop.example", "/cart", 503, "", "Back at &lt;b&gt;noon&lt;/b&gt;"},
 		{"www.shop.example", "/cart", 503, "", "Back at"},
@@ -122,6 +135,10 @@ func TestEdgePolicyOverRealRequests(t *testing.T) {
 		{From: "loop.example", To: "loop.example"},
 		{To: "https://user:pw@evil.example/"},
 		{PathPrefix: "no-slash", To: "blog.example"},
+		{To: "blog.example"},                          // every request of blog.example to itself
+		{To: "https://www.blog.example/"},             // www.blog.example too
+		{PathPrefix: "/a", To: "blog.example/a/b"},    // /a/b is under /a again
+		{From: "new.example", To: "new.example/home"}, // the new host to itself
 	} {
 		if _, err := e.AddRedirect("blog", r); platform.StatusOf(err) != http.StatusBadRequest {
 			t.Errorf("AddRedirect(%+v) = %v, want 400", r, err)

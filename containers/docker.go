@@ -57,8 +57,35 @@ type Spec struct {
 	// replica is reached at its address there; otherwise the port is
 	// published on 127.0.0.1 at an ephemeral port.
 	Network string
+	// Limits caps what the container may use.
+	Limits
+}
+
+// DefaultPidsLimit caps the processes and threads of every container the
+// platform creates, so that a fork bomb in one app cannot exhaust the
+// host's process table.
+const DefaultPidsLimit = 4096
+
+// Limits caps the resources of one container.
+type Limits struct {
 	// MemoryBytes limits memory; 0 means no limit.
 	MemoryBytes int64
+	// NanoCPUs limits CPU time, in billionths of a CPU (5e8 is half of
+	// one); 0 means no limit.
+	NanoCPUs int64
+	// PidsLimit caps the container's processes and threads; 0 means
+	// DefaultPidsLimit.
+	PidsLimit int64
+}
+
+// resources is the Docker form of the limits. The pids limit is always
+// set: a container without one may fork until the host cannot.
+func (l Limits) resources() container.Resources {
+	pids := l.PidsLimit
+	if pids <= 0 {
+		pids = DefaultPidsLimit
+	}
+	return container.Resources{Memory: l.MemoryBytes, NanoCPUs: l.NanoCPUs, PidsLimit: &pids}
 }
 
 // Container is what the platform needs to know about one container.
@@ -217,7 +244,7 @@ func (d *Docker) CreateAndStart(ctx context.Context, spec Spec) (Container, erro
 		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
 			"max-size": "10m", "max-file": "3",
 		}},
-		Resources: container.Resources{Memory: spec.MemoryBytes},
+		Resources: spec.Limits.resources(),
 	}
 	var netCfg *network.NetworkingConfig
 	if spec.Network != "" {
@@ -371,7 +398,8 @@ func (d *Docker) Events(ctx context.Context) (<-chan Event, <-chan error) {
 
 // RunOnce runs cmd (an argument array, no shell) in a new container made
 // from spec, copies its output to log, waits for it to exit and removes it.
-// It returns the exit code.
+// It returns the exit code. When ctx ends first, the container is killed
+// and removed, and the error says why.
 func (d *Docker) RunOnce(ctx context.Context, spec Spec, cmd []string, log io.Writer) (int, error) {
 	d.negotiate(ctx)
 	cfg := &container.Config{
@@ -381,7 +409,7 @@ func (d *Docker) RunOnce(ctx context.Context, spec Spec, cmd []string, log io.Wr
 		Entrypoint: cmd,
 		Cmd:        nil,
 	}
-	hostCfg := &container.HostConfig{Resources: container.Resources{Memory: spec.MemoryBytes}}
+	hostCfg := &container.HostConfig{Resources: spec.Limits.resources()}
 	var netCfg *network.NetworkingConfig
 	if spec.Network != "" {
 		hostCfg.NetworkMode = container.NetworkMode(spec.Network)
@@ -390,7 +418,13 @@ func (d *Docker) RunOnce(ctx context.Context, spec Spec, cmd []string, log io.Wr
 	if err != nil {
 		return -1, fmt.Errorf("creating container %s: %w", spec.Name, err)
 	}
-	defer func() { _ = d.Remove(context.WithoutCancel(ctx), created.ID) }()
+	defer func() {
+		// Force-removal kills a command still running (ctx ended): it
+		// must not outlive the deploy that ran it.
+		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = d.Remove(rmCtx, created.ID)
+	}()
 	waitC, errC := d.cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := d.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return -1, fmt.Errorf("starting container %s: %w", spec.Name, err)
@@ -407,6 +441,9 @@ func (d *Docker) RunOnce(ctx context.Context, spec Spec, cmd []string, log io.Wr
 		}
 		return int(res.StatusCode), nil
 	case err := <-errC:
+		if cause := context.Cause(ctx); cause != nil {
+			return -1, fmt.Errorf("waiting for container %s: %w", spec.Name, cause)
+		}
 		return -1, fmt.Errorf("waiting for container %s: %w", spec.Name, err)
 	}
 }

@@ -165,6 +165,12 @@ func TestCLIEveryCommand(t *testing.T) {
 	}
 	jsonOf[[]platform.AppView](t, c.local(root, "apps", "www", app, "to-apex", "--json"))
 	jsonOf[[]platform.AppView](t, c.local(root, "apps", "www", app, "off", "--json"))
+	if v := jsonOf[[]platform.AppView](t, c.local(root, "apps", "hsts", app, "on", "--json")); len(v) != 1 || !v[0].HSTS {
+		t.Errorf("apps hsts on: %+v", v)
+	}
+	if v := jsonOf[[]platform.AppView](t, c.local(root, "apps", "hsts", app, "off", "--json")); len(v) != 1 || v[0].HSTS {
+		t.Errorf("apps hsts off: %+v", v)
+	}
 	if k := jsonOf[map[string]string](t, c.local(root, "apps", "deploy-key", app, "--json")); !strings.HasPrefix(k["public_key"], "ssh-") {
 		t.Errorf("apps deploy-key: %v", k)
 	}

@@ -19,9 +19,13 @@ import (
 func TestDeployServesByHost(t *testing.T) {
 	p := startInProcess(t, envOptions{})
 	app := p.appName("hello")
-	v := p.createApp(map[string]any{"name": app, "image": imageV1, "port": 8080, "env": map[string]string{"VERSION": "v1"}})
+	v := p.createApp(map[string]any{"name": app, "image": imageV1, "port": 8080, "env": map[string]string{"VERSION": "v1"},
+		"memory": "64m", "cpus": 0.5})
 	if v.Deployment == "" {
 		t.Fatal("creating an app with an image started no deployment")
+	}
+	if v.Memory != 64<<20 || v.CPUs != 0.5 {
+		t.Errorf("app view: memory %d, cpus %v; want %d, 0.5", v.Memory, v.CPUs, 64<<20)
 	}
 	p.waitLive(app, v.Deployment)
 
@@ -36,6 +40,12 @@ func TestDeployServesByHost(t *testing.T) {
 	cs := p.containers(context.Background(), app)
 	if len(cs) != 1 || cs[0].Labels["paas.deployment"] != v.Deployment {
 		t.Fatalf("containers of %s: %+v, want one with paas.deployment=%s", app, cs, v.Deployment)
+	}
+	// The app's limits, and the pids limit every container gets.
+	if info, err := dockerCli.ContainerInspect(context.Background(), cs[0].ID); err != nil {
+		t.Errorf("inspecting the replica: %v", err)
+	} else if hc := info.HostConfig; hc.Memory != 64<<20 || hc.NanoCPUs != 5e8 || hc.PidsLimit == nil || *hc.PidsLimit != 4096 {
+		t.Errorf("replica limits: memory %d, nano CPUs %d, pids %v; want %d, 5e8, 4096", hc.Memory, hc.NanoCPUs, hc.PidsLimit, 64<<20)
 	}
 	// Env values are masked in the API.
 	if got := v.Env["VERSION"]; got != platform.MaskedValue {

@@ -1,8 +1,11 @@
 package platform
 
 import (
+	"encoding/json"
+	"math"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/caddy-paas/caddy-paas/builder"
 	"github.com/caddy-paas/caddy-paas/builder/gitsource"
+	"github.com/caddy-paas/caddy-paas/containers"
 )
 
 // Limits on what an app may hold. They keep one app's record small and
@@ -21,6 +25,15 @@ const (
 	MaxEnvValueBytes = 32 << 10
 	MaxEnvTotalBytes = 256 << 10
 	MaxDomains       = 50
+	// MinMemoryBytes is the smallest memory limit Docker accepts (6 MiB).
+	MinMemoryBytes = 6 << 20
+	// MaxMemoryBytes bounds a memory limit (1 PiB): anything larger is a
+	// typo.
+	MaxMemoryBytes = 1 << 50
+	// MinCPUs and MaxCPUs bound a CPU limit; Docker counts CPU time in
+	// hundredths of a CPU at the finest.
+	MinCPUs = 0.01
+	MaxCPUs = 1024
 )
 
 var (
@@ -35,13 +48,25 @@ type App struct {
 	Name string `json:"name"`
 	// Team is the team that owns the app ("" in records older than teams:
 	// the default team).
-	Team       string            `json:"team,omitempty"`
-	Image      string            `json:"image,omitempty"`
-	Port       int               `json:"port"`
+	Team  string `json:"team,omitempty"`
+	Image string `json:"image,omitempty"`
+	Port  int    `json:"port"`
+	// PortSet tells whether the user chose Port (when creating or
+	// changing the app). A port the user chose wins over paas.json's and
+	// over the one a generated image listens on; an unchosen one (the
+	// default, 8080) gives way to them. Nil in records older than this
+	// field: see portSet.
+	PortSet    *bool             `json:"port_set,omitempty"`
 	Env        map[string]string `json:"env,omitempty"`
 	Replicas   int               `json:"replicas"`
 	HealthPath string            `json:"health_path,omitempty"`
 	Domains    []string          `json:"domains,omitempty"`
+	// Memory is the memory limit of each replica and of the release
+	// command, in bytes; 0 means no limit.
+	Memory int64 `json:"memory,omitempty"`
+	// CPUs is how many CPUs each replica and the release command may use
+	// (0.5 is half of one); 0 means no limit.
+	CPUs float64 `json:"cpus,omitempty"`
 	// Git is the repository the app is built from, with the branch (or
 	// tag, or commit) that deploys and pushes track.
 	Git *GitSource `json:"git,omitempty"`
@@ -104,6 +129,13 @@ type AppInput struct {
 	Replicas   *int              `json:"replicas,omitempty"`
 	HealthPath *string           `json:"health_path,omitempty"`
 	Domains    []string          `json:"domains,omitempty"`
+	// Memory limits the memory of each replica: a number of bytes, or a
+	// string such as "512m" or "1g" (units k, m, g, t are powers of
+	// 1024), at least 6 MiB. Absent or 0: no limit.
+	Memory *MemorySize `json:"memory,omitempty"`
+	// CPUs limits how many CPUs each replica may use, such as 0.5 or 2
+	// (0.01 to 1024). Absent or 0: no limit.
+	CPUs *float64 `json:"cpus,omitempty"`
 	// Git builds the app from a repository instead of running an image.
 	Git *GitSource `json:"git,omitempty"`
 	// Build holds build settings for Git and upload deploys.
@@ -119,6 +151,13 @@ type AppPatch struct {
 	Replicas   *int               `json:"replicas,omitempty"`
 	HealthPath *string            `json:"health_path,omitempty"`
 	Domains    *[]string          `json:"domains,omitempty"`
+	// Memory changes the memory limit of each replica: a number of bytes,
+	// or a string such as "512m" or "1g", at least 6 MiB; 0 removes the
+	// limit. A change redeploys.
+	Memory *MemorySize `json:"memory,omitempty"`
+	// CPUs changes how many CPUs each replica may use (0.01 to 1024); 0
+	// removes the limit. A change redeploys.
+	CPUs *float64 `json:"cpus,omitempty"`
 	// Git changes the repository (url) or the tracked ref.
 	Git *GitSource `json:"git,omitempty"`
 	// Build replaces the build settings.
@@ -135,6 +174,113 @@ type AppPatch struct {
 	// NoDeploy saves the change without starting a deploy: it applies on
 	// the next one.
 	NoDeploy bool `json:"no_deploy,omitempty"`
+}
+
+// portSet reports whether the user chose the app's port. Records older
+// than PortSet tell only by the value: 8080 was the default, which a
+// generated image or paas.json may replace.
+func (a *App) portSet() bool {
+	if a.PortSet != nil {
+		return *a.PortSet
+	}
+	return a.Port != 8080
+}
+
+// setPortChosen records that the user gave the app's port.
+func (a *App) setPortChosen(chosen bool) { a.PortSet = &chosen }
+
+// MemorySize is a memory size as a user gives it: a number of bytes, or a
+// string of a number with an optional unit k, m, g or t (powers of 1024,
+// as Docker reads them; "512m", "1.5g", "512MiB" and "1GB" all work).
+// Decoding takes any JSON value as it is; Bytes checks it, so that a bad
+// value is refused with a clear message instead of a decoding error.
+type MemorySize string
+
+// UnmarshalJSON keeps a JSON string's text, or any other value's JSON.
+func (m *MemorySize) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*m = MemorySize(s)
+		return nil
+	}
+	*m = MemorySize(b)
+	return nil
+}
+
+// JSONSchema describes what MemorySize accepts, for the OpenAPI document.
+func (MemorySize) JSONSchema() map[string]any {
+	return map[string]any{
+		"description": `bytes, or a number with a unit k, m, g or t (powers of 1024), such as "512m" or "1g"; 0 means no limit`,
+		"anyOf":       []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}},
+	}
+}
+
+var memoryRe = regexp.MustCompile(`(?i)^(\d+(?:\.\d+)?) ?([kmgt]?)(?:i?b)?$`)
+
+// Bytes is the size in bytes: 0 (no limit), or MinMemoryBytes to
+// MaxMemoryBytes.
+func (m MemorySize) Bytes() (int64, error) {
+	s := strings.TrimSpace(string(m))
+	parts := memoryRe.FindStringSubmatch(s)
+	if parts == nil {
+		return 0, invalid(`memory %q is not a size: give bytes, or a number with a unit k, m, g or t, such as "512m" or "1g"`, truncate(s, 40))
+	}
+	shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(parts[2])]
+	var n int64
+	if i, err := strconv.ParseInt(parts[1], 10, 64); err == nil && i <= MaxMemoryBytes>>shift {
+		n = i << shift
+	} else if f, err := strconv.ParseFloat(parts[1], 64); err == nil && f*float64(int64(1)<<shift) <= MaxMemoryBytes {
+		n = int64(f * float64(int64(1)<<shift))
+	} else {
+		return 0, invalid("memory %s is too large (at most %d bytes)", truncate(s, 40), int64(MaxMemoryBytes))
+	}
+	if n != 0 && n < MinMemoryBytes {
+		return 0, invalid("memory %s is below the minimum of 6 MiB (0 means no limit)", truncate(s, 40))
+	}
+	return n, nil
+}
+
+func validateCPUs(cpus float64) error {
+	if cpus == 0 {
+		return nil
+	}
+	if math.IsNaN(cpus) || cpus < MinCPUs || cpus > MaxCPUs {
+		return invalid("cpus %v is out of range %v-%d (0 means no limit)", cpus, MinCPUs, MaxCPUs)
+	}
+	return nil
+}
+
+// setLimits applies the limits a user gave (nil leaves one as it is),
+// refusing bad ones, and reports whether they changed.
+func (a *App) setLimits(memory *MemorySize, cpus *float64) (changed bool, err error) {
+	if memory != nil {
+		n, err := memory.Bytes()
+		if err != nil {
+			return false, err
+		}
+		if n != a.Memory {
+			a.Memory, changed = n, true
+		}
+	}
+	if cpus != nil {
+		if err := validateCPUs(*cpus); err != nil {
+			return false, err
+		}
+		if *cpus != a.CPUs {
+			a.CPUs, changed = *cpus, true
+		}
+	}
+	return changed, nil
+}
+
+// limits are the container limits of the app's replicas and of its
+// release command. Every container gets the pids limit, limits or not.
+func (a *App) limits() containers.Limits {
+	return containers.Limits{
+		MemoryBytes: a.Memory,
+		NanoCPUs:    int64(math.Round(a.CPUs * 1e9)),
+		PidsLimit:   containers.DefaultPidsLimit,
+	}
 }
 
 // ValidateAppName checks an app name against ^[a-z][a-z0-9-]{0,62}$.

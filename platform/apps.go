@@ -38,6 +38,11 @@ type AppView struct {
 	Replicas   int               `json:"replicas"`
 	HealthPath string            `json:"health_path,omitempty"`
 	Domains    []string          `json:"domains"`
+	// Memory is the memory limit of each replica, in bytes (absent: no
+	// limit).
+	Memory int64 `json:"memory,omitempty"`
+	// CPUs is how many CPUs each replica may use (absent: no limit).
+	CPUs float64 `json:"cpus,omitempty"`
 	// Git is the repository the app is built from (no credentials).
 	Git *GitSource `json:"git,omitempty"`
 	// GitAuth says how the repository is reached: token, deploy_key or "".
@@ -84,7 +89,7 @@ func (e *Engine) view(a *App, latest *Deployment) *AppView {
 		Hosts: e.hosts(a), Current: a.Current, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		Env: make(map[string]string, len(a.Env)), DeployKey: a.DeployKeyPublic,
 		Redirects: a.Redirects, WWWRedirect: a.WWWRedirect, Maintenance: a.Maintenance, HSTS: a.HSTS,
-		KnownHosts: a.KnownHosts,
+		KnownHosts: a.KnownHosts, Memory: a.Memory, CPUs: a.CPUs,
 	}
 	if a.Git != nil {
 		g := *a.Git
@@ -231,8 +236,12 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 	if a.Env == nil {
 		a.Env = map[string]string{}
 	}
+	a.setPortChosen(in.Port != nil)
 	if in.Port != nil {
 		a.Port = *in.Port
+	}
+	if _, err := a.setLimits(in.Memory, in.CPUs); err != nil {
+		return nil, err
 	}
 	if in.Replicas != nil {
 		a.Replicas = *in.Replicas
@@ -365,7 +374,7 @@ func applyEnvPatch(env map[string]string, patch map[string]*string) map[string]s
 }
 
 // UpdateApp changes an app. A change to what its containers run (image,
-// port, env, replicas, health path) starts a deploy; a change of domains
+// port, env, replicas, health path, limits) starts a deploy; a change of domains
 // only changes the routing table.
 func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppView, error) {
 	if err := ValidateAppName(name); err != nil {
@@ -390,8 +399,19 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 		if p.Image != nil && *p.Image != a.Image {
 			a.Image, redeploy = *p.Image, true
 		}
-		if p.Port != nil && *p.Port != a.Port {
-			a.Port, redeploy = *p.Port, true
+		if p.Port != nil {
+			// Given, the port is the user's choice from now on, even the
+			// value it had: it wins over paas.json, so a build may now
+			// run on another port than its last deploy did.
+			if *p.Port != a.Port || (!a.portSet() && a.Git != nil) {
+				a.Port, redeploy = *p.Port, true
+			}
+			a.setPortChosen(true)
+		}
+		if changed, err := a.setLimits(p.Memory, p.CPUs); err != nil {
+			return err
+		} else if changed {
+			redeploy = true
 		}
 		if p.Replicas != nil && *p.Replicas != a.Replicas {
 			a.Replicas, redeploy = *p.Replicas, true
@@ -416,14 +436,14 @@ func (e *Engine) UpdateApp(ctx context.Context, name string, p AppPatch) (*AppVi
 			if err := validateGit(&g, e.config().GitPolicy); err != nil {
 				return err
 			}
+			// Another origin drops the stored token (and known hosts)
+			// unless this change gives a new one.
+			rebindGit(a, g.URL, g.Token)
 			if g.Token != "" {
 				a.GitToken, g.Token = g.Token, ""
 			}
 			if g.Username == "" && a.Git != nil {
 				g.Username = a.Git.Username
-			}
-			if a.Git != nil && gitHost(a.Git.URL) != gitHost(g.URL) {
-				a.KnownHosts = "" // another server: its key is learned anew
 			}
 			a.Git, a.Image, redeploy = &g, "", true
 		}
@@ -523,6 +543,9 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	done := e.queues.Enqueue(name, func(ctx context.Context) {
 		rmCtx, cancel := context.WithTimeout(e.ctx, time.Minute)
 		defer cancel()
+		// After the app's deploys (this job runs after them): no fetch of
+		// the app is in progress.
+		defer e.removeGitCache(rmCtx, name)
 		list, err := e.rt.List(rmCtx, e.labels(map[string]string{containers.LabelApp: name}))
 		if err != nil {
 			e.log().Warn("listing containers of deleted app", zap.String("app", name), zap.Error(err))
@@ -578,6 +601,9 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 		if in.Git != nil && in.Git.Token != "" {
 			g.Token = in.Git.Token
 		}
+		if in.Git != nil && in.Git.Username != "" {
+			g.Username = in.Git.Username
+		}
 		if err := validateGit(&g, e.config().GitPolicy); err != nil {
 			return nil, err
 		}
@@ -603,7 +629,10 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 		}
 		if git != nil {
 			// The app keeps tracking its ref; a deploy of another ref is
-			// one-off. A new url is the app's from now on.
+			// one-off. A new url is the app's from now on; on another
+			// origin it drops the stored token (and known hosts) unless
+			// this deploy gives a new one.
+			rebindGit(a, git.URL, git.Token)
 			if a.Git == nil {
 				a.Git = &GitSource{URL: git.URL, Ref: git.Ref}
 			}
@@ -611,7 +640,10 @@ func (e *Engine) Deploy(ctx context.Context, name string, in DeployInput) (*Depl
 			if git.Token != "" {
 				a.GitToken = git.Token
 			}
-			git.Token = ""
+			if in.Git != nil && in.Git.Username != "" {
+				a.Git.Username = in.Git.Username
+			}
+			git.Token, git.Username = "", a.Git.Username
 			a.Image = ""
 		} else {
 			a.Image = img

@@ -173,10 +173,30 @@ func (e *Engine) RemoveCert(name, id string) error {
 			return err
 		}
 		var rec certRecord
-		if err := tx.tx.Get(certsOf(name), id, &rec); err != nil {
-			return notFound("certificate %q of app %q not found", truncate(id, 80), name)
+		if err := tx.tx.Get(certsOf(name), id, &rec); err == nil {
+			return tx.tx.Delete(certsOf(name), id)
 		}
-		return tx.tx.Delete(certsOf(name), id)
+		// A unique prefix of at least 8 characters will do, as the
+		// CLI's table shows the first 16.
+		var match []string
+		if len(id) >= 8 {
+			err := tx.tx.ForEach(certsOf(name), func(key string, _ json.RawMessage) error {
+				if strings.HasPrefix(key, strings.ToLower(id)) {
+					match = append(match, key)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		switch len(match) {
+		case 0:
+			return notFound("certificate %q of app %q not found", truncate(id, 80), name)
+		case 1:
+			return tx.tx.Delete(certsOf(name), match[0])
+		}
+		return invalid("%q matches %d certificates of app %q: give more of the id", truncate(id, 80), len(match), name)
 	}, nil)
 	if err != nil {
 		return err
@@ -223,6 +243,9 @@ func (e *Engine) CertificateFor(serverName string) *tls.Certificate {
 // each host of an app with uploads, the certificate that expires last
 // wins. Only apps with certificates are read.
 func (e *Engine) reloadCerts() {
+	// One at a time: two changes must not store their indexes out of order.
+	e.certsMu.Lock()
+	defer e.certsMu.Unlock()
 	idx := certIndex{}
 	expiry := map[string]time.Time{}
 	now := time.Now()

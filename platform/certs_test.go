@@ -100,3 +100,29 @@ func TestUploadsSyncToTheCertCacheAndExpire(t *testing.T) {
 		t.Errorf("after expiry the cache was synced with %v, want long.example only", got)
 	}
 }
+
+// TestRemoveCertByPrefix: the CLI's table shows 16 characters of an id,
+// which is enough to remove it; fewer than 8 are not.
+func TestRemoveCertByPrefix(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.e.CreateApp(h.ctx, AppInput{Name: "app", Domains: []string{"one.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM := selfSignedPEM(t, "one.example")
+	up, err := h.e.UploadCert("app", CertInput{Cert: certPEM, Key: keyPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.RemoveCert("app", up.ID[:7]); StatusOf(err) != 404 {
+		t.Errorf("a 7-character prefix: %v, want 404", err)
+	}
+	if err := h.e.RemoveCert("app", "0123456789abcdef"); StatusOf(err) != 404 && up.ID[:16] != "0123456789abcdef" {
+		t.Errorf("an unknown id: %v, want 404", err)
+	}
+	if err := h.e.RemoveCert("app", up.ID[:16]); err != nil {
+		t.Fatalf("a 16-character prefix: %v", err)
+	}
+	if list, _ := h.e.Certs("app"); len(list) != 0 || h.e.CertificateFor("one.example") != nil {
+		t.Errorf("after removal: %v still listed or served", list)
+	}
+}

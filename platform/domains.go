@@ -13,9 +13,10 @@ import (
 // CertStatus is what is known of a host's certificate.
 type CertStatus struct {
 	// Source is "uploaded", "automatic" (obtained by Caddy) or "none" yet.
-	Source   string    `json:"source"`
-	Issuer   string    `json:"issuer,omitempty"`
-	NotAfter time.Time `json:"not_after,omitempty"`
+	Source string `json:"source"`
+	Issuer string `json:"issuer,omitempty"`
+	// NotAfter is when the certificate expires; absent without one.
+	NotAfter *time.Time `json:"not_after,omitempty"`
 	// LastError is why the last attempt to obtain or renew failed, until
 	// one succeeds.
 	LastError   string     `json:"last_error,omitempty"`
@@ -181,10 +182,10 @@ func (e *Engine) checkDNS(ctx context.Context, host string, here map[string]bool
 func (e *Engine) certStatus(ctx context.Context, host string) CertStatus {
 	st := CertStatus{Source: "none"}
 	if c := e.CertificateFor(host); c != nil && c.Leaf != nil {
-		st = CertStatus{Source: "uploaded", Issuer: issuerName(c.Leaf), NotAfter: c.Leaf.NotAfter}
+		st = CertStatus{Source: "uploaded", Issuer: issuerName(c.Leaf), NotAfter: &c.Leaf.NotAfter}
 	} else if p := e.certLookup.Load(); p != nil {
 		if cert, ok := (*p)(ctx, host); ok {
-			st = CertStatus{Source: "automatic", Issuer: issuerName(cert), NotAfter: cert.NotAfter}
+			st = CertStatus{Source: "automatic", Issuer: issuerName(cert), NotAfter: &cert.NotAfter}
 		}
 	}
 	if v, ok := e.certErrors.Load(host); ok {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"net/url"
 	"slices"
 	"strings"
@@ -72,7 +73,7 @@ func (p *EdgePolicy) RedirectFor(scheme, host, path, rawQuery string) (string, i
 		if r.From != "" && r.From != host {
 			continue
 		}
-		if r.PathPrefix != "" && !strings.HasPrefix(path, r.PathPrefix) {
+		if !underPrefix(path, r.PathPrefix) {
 			continue
 		}
 		status := r.Status
@@ -88,7 +89,7 @@ func (p *EdgePolicy) RedirectFor(scheme, host, path, rawQuery string) (string, i
 		}
 		rest := path
 		if r.PathPrefix != "" {
-			rest = "/" + strings.TrimPrefix(strings.TrimPrefix(path, r.PathPrefix), "/")
+			rest = "/" + strings.TrimPrefix(strings.TrimPrefix(path, strings.TrimSuffix(r.PathPrefix, "/")), "/")
 		}
 		target = strings.TrimSuffix(target, "/") + rest
 		if rawQuery != "" {
@@ -107,6 +108,35 @@ func (p *EdgePolicy) RedirectFor(scheme, host, path, rawQuery string) (string, i
 		}
 	}
 	return "", 0
+}
+
+// underPrefix reports whether path is prefix or under it, segment-wise:
+// /docs covers /docs and /docs/a, not /docsearch.
+func underPrefix(path, prefix string) bool {
+	if prefix == "" || prefix == "/" {
+		return true
+	}
+	prefix = strings.TrimSuffix(prefix, "/")
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// redirectLoops reports whether a rule sends some request of an app with
+// these hosts back to itself: its target is one of the hosts the rule
+// applies to, on a path the rule matches again.
+func redirectLoops(r Redirect, hosts []string) bool {
+	raw := r.To
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	target := NormalizeHost(u.Hostname())
+	if !slices.Contains(hosts, target) || (r.From != "" && r.From != target) {
+		return false
+	}
+	return underPrefix(cmp.Or(u.Path, "/"), r.PathPrefix)
 }
 
 func withPath(scheme, host, path, rawQuery string) string {
@@ -209,6 +239,9 @@ func (e *Engine) AddRedirect(name string, r Redirect) (*Redirect, error) {
 		}
 		if len(a.Redirects) >= maxRedirs {
 			return invalid("an app has at most %d redirects", maxRedirs)
+		}
+		if redirectLoops(r, e.hosts(a)) || r.From != "" && redirectLoops(r, []string{r.From}) {
+			return invalid("a redirect to %s from the same host and path would loop", truncate(r.To, 80))
 		}
 		previous := a.Domains
 		if r.From != "" && !slices.Contains(e.hosts(a), r.From) {

@@ -63,7 +63,8 @@ type Config struct {
 	WorkDir string
 	// GitPolicy says which repository URLs may be fetched.
 	GitPolicy gitsource.URLPolicy
-	// BuildTimeout bounds a build (fetch, build, release). Default: 30m.
+	// BuildTimeout bounds a build (fetch and build together), and the
+	// release command on its own. Default: 30m.
 	BuildTimeout time.Duration
 	// KeepImages is how many built images of an app are kept for
 	// rollbacks. Default: 5.
@@ -111,6 +112,7 @@ type Engine struct {
 	git        *gitsource.Cache
 	certLookup atomic.Pointer[CertLookup]
 	certCache  atomic.Pointer[CertCache]
+	certsMu    sync.Mutex
 	// certsChanged wakes expireCerts when the uploads change.
 	certsChanged chan struct{}
 	certErrors   sync.Map // host -> certAttempt

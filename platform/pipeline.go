@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"sync"
@@ -91,7 +92,7 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 		return
 	}
 	say("image %s is %s", d.Image, info.ID)
-	if err := e.release(ctx, d, say, out); err != nil {
+	if err := e.boundedRelease(ctx, a, d, say, out); err != nil {
 		fail(err.Error())
 		return
 	}
@@ -166,6 +167,39 @@ func (e *Engine) runDeployment(ctx context.Context, app, id string) {
 	e.drain(old)
 }
 
+// errReleaseTimeout is the cause of a release command's context when the
+// build timeout ran out.
+var errReleaseTimeout = errors.New("the release command ran out of time")
+
+// boundedRelease runs the release command (if the deployment has one)
+// bounded by the build timeout, counted from its start: fetch and build
+// have theirs, and a release command that hangs must not hold the app's
+// deploy queue forever. One that overruns is killed and removed, and the
+// deploy fails; the old version keeps serving.
+func (e *Engine) boundedRelease(ctx context.Context, a *App, d *Deployment, say func(string, ...any), out *liveLog) error {
+	if len(d.Release) == 0 {
+		return nil
+	}
+	timeout := e.config().BuildTimeout
+	rctx, cancel := context.WithTimeoutCause(ctx, timeout, errReleaseTimeout)
+	defer cancel()
+	var w io.Writer = io.Discard // no deployment log
+	if out != nil {
+		w = out
+	}
+	err := e.release(rctx, a, d, say, w)
+	if err == nil {
+		return nil
+	}
+	// Whatever the runtime left of the command (a container created as the
+	// deadline came) goes: no replica of this deployment runs yet.
+	e.removeDeploymentContainers(d.App, d.ID)
+	if errors.Is(context.Cause(rctx), errReleaseTimeout) && ctx.Err() == nil {
+		return fmt.Errorf("release command did not finish within %s", timeout)
+	}
+	return err
+}
+
 // setStatus records a status change of a deployment that is still in
 // progress. It refuses to overwrite a final status.
 func (e *Engine) setStatus(d *Deployment, status DeploymentStatus, reason string) error {
@@ -235,6 +269,7 @@ func (e *Engine) startReplicas(ctx context.Context, a *App, d *Deployment, hasHe
 				}),
 				Port:    d.Port,
 				Network: network,
+				Limits:  a.limits(),
 			}
 			c, err := e.rt.CreateAndStart(ctx, spec)
 			if err != nil {

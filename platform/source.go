@@ -30,13 +30,22 @@ func (e *Engine) workDir(parts ...string) string {
 	return filepath.Join(append([]string{e.config().WorkDir}, parts...)...)
 }
 
-// gitCache is created on first use; its per-repository locks must be
-// shared by every deploy.
+// gitCache is created on first use; its locks must be shared by every
+// deploy. Each app has its own area in it (gitsource.Source.Owner is the
+// app's name), removed with the app.
 func (e *Engine) gitCache() *gitsource.Cache {
 	e.gitOnce.Do(func() {
-		e.git = &gitsource.Cache{Dir: e.workDir("git"), Logger: e.log().Named("git")}
+		dir := e.workDir("git")
+		// Earlier versions shared one repository per URL between all
+		// apps, in the cache's shared area: nothing reads it any more,
+		// and objects fetched with one team's credentials must not stay
+		// around.
+		if err := os.RemoveAll(filepath.Join(dir, "repos")); err != nil {
+			e.log().Warn("removing the shared git cache of earlier versions", zap.Error(err))
+		}
+		e.git = &gitsource.Cache{Dir: dir, Logger: e.log().Named("git")}
 	})
-	e.git.Policy = e.config().GitPolicy
+	e.git.SetPolicy(e.config().GitPolicy)
 	return e.git
 }
 
@@ -56,7 +65,7 @@ func (e *Engine) buildStage(ctx context.Context, a *App, d *Deployment, say func
 	switch d.Source {
 	case SourceGit:
 		say("fetching %s at %s", d.Git.URL, d.Git.Ref)
-		co, err := e.gitCache().Checkout(ctx, gitsource.Source{URL: d.Git.URL, Ref: d.Git.Ref, Auth: e.gitAuth(a, say)}, src)
+		co, err := e.gitCache().Checkout(ctx, gitsource.Source{URL: d.Git.URL, Ref: d.Git.Ref, Auth: e.gitAuth(a, d.Git.URL, say), Owner: a.Name}, src)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("fetch stopped: %w", context.Cause(ctx))
@@ -87,10 +96,14 @@ func (e *Engine) buildStage(ctx context.Context, a *App, d *Deployment, say func
 	}
 	d.Image, d.Stack, d.Build = res.Image, res.Stack, &settings
 	cfg := res.Config
-	if cfg.Port != 0 {
-		d.Port = cfg.Port
-	} else if res.Port != 0 && !a.portSet() {
-		d.Port = res.Port
+	// The port the user chose wins; else paas.json's, else the one the
+	// generated image listens on.
+	if !a.portSet() {
+		if cfg.Port != 0 {
+			d.Port = cfg.Port
+		} else if res.Port != 0 {
+			d.Port = res.Port
+		}
 	}
 	if d.HealthPath == "" && cfg.HealthPath != "" {
 		if err := validateHealthPath(cfg.HealthPath); err != nil {
@@ -113,18 +126,21 @@ func (e *Engine) buildStage(ctx context.Context, a *App, d *Deployment, say func
 	return nil
 }
 
-// gitAuth is how to authenticate to an app's repository: its HTTPS token,
-// or its SSH deploy key with the host keys seen so far (a new host's key
-// is accepted on first use and remembered; a changed one is refused).
-func (e *Engine) gitAuth(a *App, say func(string, ...any)) gitsource.Auth {
+// gitAuth is how to authenticate to an app's repository when fetching
+// fetchURL: its HTTPS token, or its SSH deploy key with the host keys seen
+// so far (a new host's key is accepted on first use and remembered; a
+// changed one is refused). The token is bound to the origin of the app's
+// URL: a fetch of a URL on another origin (a deployment recorded before
+// the app's URL changed) gets none.
+func (e *Engine) gitAuth(a *App, fetchURL string, say func(string, ...any)) gitsource.Auth {
 	var auth gitsource.Auth
 	if a.Git == nil {
 		return auth
 	}
-	u, err := url.Parse(a.Git.URL)
+	u, err := url.Parse(fetchURL)
 	ssh := err != nil || u.Scheme == "ssh" || u.Scheme == ""
 	switch {
-	case a.GitToken != "" && !ssh:
+	case a.GitToken != "" && !ssh && sameGitOrigin(a.Git.URL, fetchURL):
 		auth.Username, auth.Token = a.Git.Username, a.GitToken
 	case a.DeployKey != "" && ssh:
 		auth.PrivateKeyPEM = []byte(a.DeployKey)
@@ -143,6 +159,52 @@ func (e *Engine) gitAuth(a *App, say func(string, ...any)) gitsource.Auth {
 		}
 	}
 	return auth
+}
+
+// sameGitOrigin reports whether two repository URLs are on the same
+// scheme, host and port, the origin an app's HTTPS token is bound to. A URL
+// that does not parse is on no origin.
+func sameGitOrigin(a, b string) bool {
+	oa, err := gitsource.Origin(a)
+	if err != nil {
+		return false
+	}
+	ob, err := gitsource.Origin(b)
+	return err == nil && oa == ob
+}
+
+// rebindGit is called when a's repository becomes newURL, before a.Git
+// changes; token is the token given with the change, if any. A stored
+// HTTPS token is bound to the origin (scheme, host and port) of the URL it
+// was given for: on another origin it is dropped, with the user name that
+// went with it, unless the same change gives a new token, so that whoever
+// may change the URL cannot have the token sent to a server of theirs. The
+// SSH host keys remembered are forgotten on another host. The deploy key
+// stays: its private half is never sent.
+func rebindGit(a *App, newURL, token string) {
+	oldURL := ""
+	if a.Git != nil {
+		oldURL = a.Git.URL
+	}
+	if sameGitOrigin(oldURL, newURL) {
+		return
+	}
+	if token == "" {
+		a.GitToken = ""
+		if a.Git != nil {
+			a.Git.Username = ""
+		}
+	}
+	if a.Git != nil && gitHost(oldURL) != gitHost(newURL) {
+		a.KnownHosts = "" // another server: its key is learned anew
+	}
+}
+
+// removeGitCache removes the git cache of a deleted app.
+func (e *Engine) removeGitCache(ctx context.Context, app string) {
+	if err := e.gitCache().Remove(ctx, app); err != nil {
+		e.log().Warn("removing the git cache of deleted app", zap.String("app", app), zap.Error(err))
+	}
 }
 
 // gitHost is the host (and port) of a repository URL, for telling
@@ -182,14 +244,11 @@ func (e *Engine) CreateDeployKey(name string) (string, error) {
 	return pub, err
 }
 
-// portSet reports whether the user chose the app's port (8080 is the
-// default a generated image may replace).
-func (a *App) portSet() bool { return a.Port != 8080 }
-
 // release runs the deployment's release command once in a container of
 // the new image, with its env, before any replica starts. A failure fails
-// the deploy; the old version keeps serving.
-func (e *Engine) release(ctx context.Context, d *Deployment, say func(string, ...any), out io.Writer) error {
+// the deploy; the old version keeps serving. It runs under the app's
+// limits.
+func (e *Engine) release(ctx context.Context, a *App, d *Deployment, say func(string, ...any), out io.Writer) error {
 	if len(d.Release) == 0 {
 		return nil
 	}
@@ -204,6 +263,7 @@ func (e *Engine) release(ctx context.Context, d *Deployment, say func(string, ..
 		Env:     containerEnv(d),
 		Labels:  e.labels(map[string]string{containers.LabelApp: d.App, containers.LabelDeployment: d.ID}),
 		Network: network,
+		Limits:  a.limits(),
 	}, d.Release, out)
 	if err != nil {
 		return fmt.Errorf("release command: %w", err)

@@ -1,6 +1,7 @@
-// Package ui holds what caddy-paas shows in a browser. Today: the pages a
+// Package ui holds what caddy-paas shows in a browser: here, the pages a
 // visitor of an app's host sees when the platform answers instead of the
-// app (unknown host, app unavailable). The dashboard lands here later.
+// app (unknown host, app unavailable, maintenance); the dashboard is in
+// ui/dashboard.
 package ui
 
 import (

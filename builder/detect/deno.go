@@ -13,12 +13,16 @@ const defaultDenoVersion = "2.6.3"
 // denoUID is the unprivileged deno user of the denoland/deno images.
 const denoUID = 1993
 
+// denoDir is the DENO_DIR of the generated images.
+const denoDir = "/deno-cache"
+
 // denoPermissions are granted to an entry file run without a start task:
 // what a web server needs. A start task states its own.
 var denoPermissions = []string{"--allow-net", "--allow-env", "--allow-read"}
 
-// planDeno runs a Deno app on the denoland/deno image: there is nothing to
-// compile, so one stage caches the dependencies and runs.
+// planDeno runs a Deno app on the denoland/deno image: a build stage
+// installs the dependencies, runs the build task and caches the entry file,
+// and the runtime stage, on the same image, copies the cache and the tree.
 func planDeno(pl *planner) error {
 	name, ok := pl.src.firstOf("deno.json", "deno.jsonc")
 	if !ok {
@@ -61,10 +65,10 @@ func planDeno(pl *planner) error {
 	df := &pl.df
 	df.versionArg("DENO_VERSION", defaultDenoVersion)
 	df.blank()
-	df.linef("FROM denoland/deno:${DENO_VERSION}")
-	// A cache of our own, filled as root and then handed to the deno user,
-	// who may add to it at run time; the source stays read-only.
-	df.linef("ENV DENO_DIR=/deno-cache")
+	df.linef("FROM denoland/deno:${DENO_VERSION} AS build")
+	// A cache of our own, filled as root here; the runtime stage's COPY
+	// --chown hands it to the deno user, who may add to it at run time.
+	df.linef("ENV DENO_DIR=%s", denoDir)
 	df.linef("WORKDIR /app")
 	lock := pl.src.existing("deno.lock")
 	df.copyFiles(append(append([]string{name}, lock...), pl.src.existing("package.json")...), "./")
@@ -82,7 +86,19 @@ func planDeno(pl *planner) error {
 	if hasEntry {
 		df.linef("RUN deno cache %s", entry)
 	}
-	df.run("mkdir -p /deno-cache", fmt.Sprintf("chown -R %d:%d /deno-cache", denoUID, denoUID))
+	// The cache may still be empty (no dependencies, no entry file) and
+	// COPY --from needs it to exist.
+	df.run("mkdir -p "+denoDir, readableTree)
+
+	// The runtime stage gets the cache and the tree, the cache owned by the
+	// deno user in the layer of the COPY itself (a chown -R would store it
+	// twice), the source owned by root and read-only.
+	df.blank()
+	df.linef("FROM denoland/deno:${DENO_VERSION}")
+	df.linef("ENV DENO_DIR=%s", denoDir)
+	df.linef("WORKDIR /app")
+	df.linef("COPY --from=build --chown=%d:%d %s %s", denoUID, denoUID, denoDir, denoDir)
+	df.linef("COPY --from=build /app ./")
 	df.port(port)
 	df.linef("USER %d", denoUID)
 	df.cmd(argv)

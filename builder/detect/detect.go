@@ -150,9 +150,11 @@ type Options struct {
 	// assets:precompile, Django's collectstatic, deno task build. Compiled
 	// stacks must leave their output where their own step would:
 	// executables in /out/bin (go, rust), the jar at /out/app.jar (java),
-	// the publish output in /out (dotnet), the release in /out (elixir).
-	// Stacks with no build step of their own (php, static, procfile) run it
-	// in the final image after the source is copied.
+	// the publish output in /out (dotnet), the release in /out (elixir);
+	// deno's runtime stage gets /app and the /deno-cache DENO_DIR. Stacks
+	// with no build step of their own run it after the source is copied:
+	// static in its source stage, in /srv, which is all Caddy's stage gets;
+	// php and procfile in the final image.
 	BuildCommand string `json:"build_command,omitempty"`
 
 	// Port is the port the app listens on; 0 keeps the stack's default.
@@ -391,6 +393,28 @@ func (pl *planner) build(def func()) {
 		return
 	}
 	def()
+}
+
+// readableTree is the prepare stages' last step: every file readable by the
+// runtime's unprivileged user (directories and files some user may execute
+// executable by it too) and writable by root alone, whatever modes the
+// repository or the uploaded archive gave them.
+const readableTree = "chmod -R a+rX,go-w ."
+
+// sourceStage writes a stage named source, on image, that copies the
+// repository into dir and makes the tree readable (readableTree). The
+// runtime stage copies dir from it in a single layer, where the same chmod
+// run in the runtime stage would store every file twice. build, when not
+// nil, writes the build step between the copy and the chmod.
+func (pl *planner) sourceStage(image, dir string, build func()) {
+	df := &pl.df
+	df.linef("FROM %s AS source", image)
+	df.linef("WORKDIR %s", dir)
+	df.linef("COPY . .")
+	if build != nil {
+		pl.build(build)
+	}
+	df.linef("RUN %s", readableTree)
 }
 
 // versionLine picks the release line of an image for a constraint: the

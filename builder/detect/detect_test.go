@@ -30,7 +30,8 @@ var goldenCases = []struct {
 	version string
 	start   []string
 	reasons []string // each must be a substring of some reason
-	// compiled stacks must not run on their build stage's image.
+	// compiled stacks must not run on their build stage's image (every
+	// stack must have two stages at least, compiled or not).
 	compiled bool
 	// depsFirst: the dependency manifests are copied and installed before
 	// the rest of the source.
@@ -430,10 +431,21 @@ func problems(text string, port int, start []string, compiled bool) []string {
 	} else if start != nil && !reflect.DeepEqual(argv, start) {
 		bad("final stage: CMD %q, want %q", argv, start)
 	}
-	if compiled {
-		if len(stages) < 2 {
-			bad("a compiled stack needs a build stage and a runtime stage")
+	// Every stack builds or prepares in earlier stages and runs in a last
+	// one that takes only what it needs from them.
+	if len(stages) < 2 {
+		bad("a single stage: want a build or prepare stage and a runtime stage")
+	} else if !copiesFromEarlierStage(stages) {
+		bad("final stage copies nothing from an earlier stage (COPY --from=<stage>)")
+	}
+	for _, s := range stages[:len(stages)-1] {
+		for _, in := range s.instrs {
+			if in.cmd == "USER" || in.cmd == "CMD" || in.cmd == "EXPOSE" {
+				bad("line %d: %s in a stage that is not the final one", in.line, in.cmd)
+			}
 		}
+	}
+	if compiled {
 		for _, s := range stages[:len(stages)-1] {
 			if s.name == "build" && s.image == final.image {
 				bad("final stage runs on the build stage's image %s", s.image)
@@ -441,6 +453,30 @@ func problems(text string, port int, start []string, compiled bool) []string {
 		}
 	}
 	return out
+}
+
+// copiesFromEarlierStage reports whether the final stage has a COPY
+// --from= naming an earlier stage, by name or by index (an image name
+// would not count).
+func copiesFromEarlierStage(stages []stage) bool {
+	final := stages[len(stages)-1]
+	for _, in := range final.instrs {
+		if in.cmd != "COPY" {
+			continue
+		}
+		for _, f := range strings.Fields(in.args) {
+			from, ok := strings.CutPrefix(f, "--from=")
+			if !ok {
+				continue
+			}
+			for i, s := range stages[:len(stages)-1] {
+				if (s.name != "" && strings.EqualFold(from, s.name)) || from == strconv.Itoa(i) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // depsBeforeSource checks the cache-friendly order in the stage that copies
@@ -637,6 +673,73 @@ func TestOptions(t *testing.T) {
 			for _, p := range problems(plan.Dockerfile, plan.Port, plan.Start, false) {
 				t.Errorf("Dockerfile: %s", p)
 			}
+		})
+	}
+}
+
+// TestProblemsStages checks the stage rules of problems on Dockerfiles
+// that break them: a single stage, a final stage that copies from an image
+// rather than an earlier stage, a USER outside the final stage.
+func TestProblemsStages(t *testing.T) {
+	tail := "ENV PORT=8080\nEXPOSE 8080\nUSER 10001\nCMD [\"./run\"]\n"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"single stage", "FROM debian:bookworm-slim\nCOPY . .\n" + tail, "a single stage"},
+		{"copies from an image", "FROM debian:bookworm-slim AS source\nCOPY . .\n\nFROM debian:bookworm-slim\nCOPY --from=busybox:1.36 /bin/busybox /bin/\nCOPY . .\n" + tail, "copies nothing from an earlier stage"},
+		{"copies from a later name", "FROM debian:bookworm-slim AS source\nCOPY . .\n\nFROM debian:bookworm-slim\nCOPY --from=runtime /app ./\n" + tail, "copies nothing from an earlier stage"},
+		{"USER in the first stage", "FROM debian:bookworm-slim AS source\nUSER 10001\nCOPY . .\n\nFROM debian:bookworm-slim\nCOPY --from=source /app ./\n" + tail, "USER in a stage that is not the final one"},
+		{"by index", "FROM debian:bookworm-slim\nCOPY . .\n\nFROM debian:bookworm-slim\nCOPY --from=0 /app ./\n" + tail, ""},
+		{"by name", "FROM debian:bookworm-slim AS source\nCOPY . .\n\nFROM debian:bookworm-slim\nCOPY --from=source /app ./\n" + tail, ""},
+	} {
+		got := strings.Join(problems(tc.text, 8080, []string{"./run"}, false), "\n")
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: problems = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestBuildCommandStage checks where the configured build command of the
+// stacks with no build step of their own runs: static in its source stage
+// (Caddy's stage gets /srv alone), procfile and php in the final image,
+// after the source is copied from the source stage.
+func TestBuildCommandStage(t *testing.T) {
+	file := &fstest.MapFile{Data: []byte("x\n")}
+	for _, tc := range []struct {
+		name     string
+		fs       fstest.MapFS
+		inSource bool
+	}{
+		{"static", fstest.MapFS{"index.html": file}, true},
+		{"procfile", fstest.MapFS{"Procfile": {Data: []byte("web: ./serve\n")}, "serve": file}, false},
+		{"php", fstest.MapFS{"index.php": file}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := Detect(tc.fs, Options{BuildCommand: "make site"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems(plan.Dockerfile, plan.Port, plan.Start, false) {
+				t.Errorf("Dockerfile: %s", p)
+			}
+			stage, copied := 0, false
+			for _, in := range parseDockerfile(plan.Dockerfile) {
+				switch {
+				case in.cmd == "FROM":
+					stage++
+				case in.cmd == "COPY" && strings.HasPrefix(in.args, "--from=source"):
+					copied = true
+				case in.cmd == "RUN" && strings.Contains(in.args, "make site"):
+					if tc.inSource && stage != 1 {
+						t.Errorf("the build command runs in stage %d, want the source stage:\n%s", stage, plan.Dockerfile)
+					}
+					if !tc.inSource && !copied {
+						t.Errorf("the build command runs before the source is copied into the final stage:\n%s", plan.Dockerfile)
+					}
+					return
+				}
+			}
+			t.Errorf("no build command:\n%s", plan.Dockerfile)
 		})
 	}
 }

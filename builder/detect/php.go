@@ -31,8 +31,9 @@ var phpBuiltin = []string{
 }
 
 // planPHP runs PHP on the official php Apache image, with Composer
-// dependencies installed in a composer stage and, when package.json has a
-// build script (Laravel's Vite), front-end assets built in a node stage.
+// dependencies installed in a composer stage (without composer.json, a
+// source stage prepares the files) and, when package.json has a build
+// script (Laravel's Vite), front-end assets built in a node stage.
 func planPHP(pl *planner) error {
 	hasComposer := pl.src.isFile("composer.json")
 	if !hasComposer && !pl.src.isFile("index.php") {
@@ -163,6 +164,13 @@ func planPHP(pl *planner) error {
 		df.linef("RUN composer dump-autoload --optimize --no-dev --no-scripts")
 	}
 
+	if !hasComposer {
+		// No vendor stage to take the source from: a source stage on the
+		// runtime's image prepares it.
+		df.blank()
+		pl.sourceStage("php:${PHP_VERSION}-apache-bookworm", "/app", nil)
+	}
+
 	df.blank()
 	df.linef("FROM php:${PHP_VERSION}-apache-bookworm")
 	if len(devLibs) > 0 {
@@ -186,7 +194,7 @@ func planPHP(pl *planner) error {
 	if hasComposer {
 		df.linef("COPY --from=vendor /app ./")
 	} else {
-		df.linef("COPY . ./")
+		df.linef("COPY --from=source /app ./")
 	}
 	if assets {
 		df.linef("COPY --from=assets /app/public/build ./public/build")

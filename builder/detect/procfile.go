@@ -41,7 +41,8 @@ func (pl *planner) readProcfile() error {
 }
 
 // planProcfile runs a Procfile's web process on a plain Debian image, for
-// repositories that are nothing but a Procfile and the files it runs.
+// repositories that are nothing but a Procfile and the files it runs: a
+// source stage makes the files readable and the runtime stage copies them.
 func planProcfile(pl *planner) error {
 	pl.stack(StackProcfile)
 	if pl.procfile == "" && pl.opts.StartCommand == "" {
@@ -55,10 +56,14 @@ func planProcfile(pl *planner) error {
 	port := pl.port(8080)
 
 	df := &pl.df
+	pl.sourceStage("debian:bookworm-slim", "/app", nil)
+	df.blank()
 	df.linef("FROM debian:bookworm-slim")
 	df.debianUser()
 	df.linef("WORKDIR /app")
-	df.linef("COPY . .")
+	df.linef("COPY --from=source /app ./")
+	// The build command runs in the final image, where the start command
+	// runs: it may install what that command needs (apt-get).
 	pl.build(func() {})
 	df.port(port)
 	df.linef("USER %d", appUID)

@@ -15,7 +15,9 @@ var caddyStart = []string{"caddy", "run", "--config", "/etc/caddy/Caddyfile", "-
 // commonIgnore: every file copied is served to anyone.
 var staticIgnore = []string{".env.*", "*.pem", "*.key", "node_modules"}
 
-// planStatic serves the repository as it is.
+// planStatic serves the repository as it is: a source stage copies it (and
+// runs the configured build command, if any) and makes it readable, and the
+// Caddy stage copies the result to /srv.
 func planStatic(pl *planner) error {
 	pl.stack(StackStatic)
 	if pl.src.isFile("index.html") {
@@ -35,9 +37,11 @@ func planStatic(pl *planner) error {
 	pl.ignore(staticIgnore...)
 
 	df := &pl.df
+	// Caddy's image prepares the files too: no other image to pull.
+	pl.sourceStage("caddy:2-alpine", "/srv", func() {})
+	df.blank()
 	pl.caddyRuntime(false, port)
-	df.linef("COPY . /srv")
-	pl.build(func() {})
+	df.linef("COPY --from=source /srv /srv")
 	df.port(port)
 	df.linef("USER %d", appUID)
 	df.cmd(argv)

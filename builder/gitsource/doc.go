@@ -1,9 +1,10 @@
 // Package gitsource fetches the source tree of a git repository at a ref, for
 // deploying apps from git.
 //
-// It speaks git itself through go-git (no git binary is run) and keeps one
-// bare repository per remote URL in a [Cache], so a redeploy fetches only
-// what is new. [Cache.Checkout] writes the tree of the resolved commit,
+// It speaks git itself through go-git (no git binary is run) and keeps bare
+// repositories in a [Cache], so a redeploy fetches only what is new: one per
+// owner (such as an app) when the [Source] names one, so that owners never
+// share fetched objects, and otherwise one per remote URL. [Cache.Checkout] writes the tree of the resolved commit,
 // submodules included, into a plain directory without a .git folder.
 // [GenerateDeployKey] makes the key pair of the SSH deploy key flow.
 //

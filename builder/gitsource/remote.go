@@ -71,7 +71,7 @@ func (c *Cache) openRemote(ctx context.Context, t *target, auth Auth) (_ *remote
 	}()
 	switch t.scheme {
 	case "https", "http":
-		client, tr := c.Policy.httpClient(t, c.maxPackBytes())
+		client, tr := c.policy().httpClient(t, c.maxPackBytes())
 		r.closers = append(r.closers, tr.CloseIdleConnections)
 		ep := &transport.Endpoint{Protocol: t.scheme, Host: t.hostPort(false), Port: t.port, Path: t.path}
 		var am transport.AuthMethod

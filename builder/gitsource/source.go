@@ -34,6 +34,17 @@ type Source struct {
 	// SkipSubmodules leaves submodule directories empty instead of
 	// checking them out.
 	SkipSubmodules bool
+
+	// Owner, if set, names the cache area the repository and its
+	// submodules are kept in, such as the name of the app they are
+	// deployed for: checkouts of different owners never share cached
+	// objects, even for the same URL, and an owner's area holds one
+	// repository at a time (a checkout of another URL starts it afresh).
+	// Letters, digits, '.', '_' and '-', starting with a letter or digit,
+	// at most 128 characters. Empty means the area shared by every
+	// checkout without an owner, one repository per URL; a caller serving
+	// several tenants should set it. See Cache.Remove.
+	Owner string
 }
 
 // Auth holds a source's credentials: nothing, an HTTPS user and token, or an

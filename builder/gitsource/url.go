@@ -112,6 +112,24 @@ func (t *target) sameOrigin(o *target) bool {
 	return t.scheme == o.scheme && t.host == o.host && t.port == o.port && t.user == o.user
 }
 
+// Origin returns the scheme, host and port of a repository URL, normalized
+// as ValidateURL does ("https://git.example", "ssh://git.example:2222"; a
+// scheme's default port left out, an scp-like URL counted as ssh, a file
+// URL's origin "file://"): what an HTTPS token or other credential is
+// bound to. Two URLs are on the same origin when their Origins are equal.
+// Only the URL's form is checked, not where its host resolves; the error
+// never repeats credentials the URL embeds.
+func Origin(raw string) (string, error) {
+	t, err := URLPolicy{AllowHTTP: true, AllowFile: true}.parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if t.scheme == "file" {
+		return "file://", nil
+	}
+	return t.scheme + "://" + t.hostPort(true), nil
+}
+
 // ValidateURL checks a repository URL against policy: its form, and the
 // addresses its host resolves to (resolved once, with a short timeout).
 // Accepted forms are https://host/path, http://host/path (when

@@ -2,7 +2,7 @@
 # repository to build it your own way.
 ARG DENO_VERSION=2.6.3
 
-FROM denoland/deno:${DENO_VERSION}
+FROM denoland/deno:${DENO_VERSION} AS build
 ENV DENO_DIR=/deno-cache
 WORKDIR /app
 COPY deno.jsonc deno.lock ./
@@ -10,7 +10,13 @@ RUN deno install --frozen
 COPY . .
 RUN deno cache main.ts
 RUN mkdir -p /deno-cache \
-	&& chown -R 1993:1993 /deno-cache
+	&& chmod -R a+rX,go-w .
+
+FROM denoland/deno:${DENO_VERSION}
+ENV DENO_DIR=/deno-cache
+WORKDIR /app
+COPY --from=build --chown=1993:1993 /deno-cache /deno-cache
+COPY --from=build /app ./
 ENV PORT=8000
 EXPOSE 8000
 USER 1993

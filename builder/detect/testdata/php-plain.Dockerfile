@@ -2,6 +2,11 @@
 # repository to build it your own way.
 ARG PHP_VERSION=8.3
 
+FROM php:${PHP_VERSION}-apache-bookworm AS source
+WORKDIR /app
+COPY . .
+RUN chmod -R a+rX,go-w .
+
 FROM php:${PHP_VERSION}-apache-bookworm
 RUN docker-php-ext-install opcache
 RUN cp "$PHP_INI_DIR/php.ini-production" "$PHP_INI_DIR/php.ini"
@@ -15,7 +20,7 @@ RUN a2enmod rewrite \
 RUN groupadd --system --gid 10001 app \
 	&& useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app
 WORKDIR /var/www/html
-COPY . ./
+COPY --from=source /app ./
 ENV PORT=8080
 EXPOSE 8080
 USER 10001
