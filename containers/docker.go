@@ -255,8 +255,17 @@ func (d *Docker) CreateAndStart(ctx context.Context, spec Spec) (Container, erro
 	} else {
 		hostCfg.PortBindings = nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: ""}}}
 	}
-	created, err := d.cli.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
+	// The engine finishes a create whose client went away, and the
+	// container would then belong to no one: the create is not cut short
+	// by ctx, and one made after ctx ended is removed at once.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	created, err := d.cli.ContainerCreate(cctx, cfg, hostCfg, netCfg, nil, spec.Name)
+	cancel()
 	if err != nil {
+		return Container{}, fmt.Errorf("creating container %s: %w", spec.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		_ = d.Remove(context.WithoutCancel(ctx), created.ID)
 		return Container{}, fmt.Errorf("creating container %s: %w", spec.Name, err)
 	}
 	if err := d.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
