@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
@@ -89,6 +90,7 @@ type App struct {
 	engine *platform.Engine
 	pooled *pooledEngine
 	logger *zap.Logger
+	ctx    caddy.Context
 	// syncCerts is set when this config has a certificate storage, and
 	// so a TLS app whose cache the uploads must be synced to.
 	syncCerts bool
@@ -143,6 +145,7 @@ func (p *pooledEngine) Destruct() error {
 // Provision sets defaults, validates, and attaches to (or opens) the engine
 // of the data directory.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
 	a.logger = ctx.Logger()
 	if a.BaseDomain == "" {
 		return fmt.Errorf("paas: base_domain is required")
@@ -326,6 +329,14 @@ func openEngine(dir, dockerHost string, cfg platform.Config, authCfg auth.Config
 // Start starts the engine on its first config; later configs find it
 // running.
 func (a *App) Start() error {
+	// Every app is provisioned now: the HTTP app's sites are known.
+	if a.ctx.Context != nil {
+		if mod, err := a.ctx.AppIfConfigured("http"); err == nil {
+			if h, ok := mod.(*caddyhttp.App); ok {
+				a.engine.SetReservedHosts(reservedHosts(h))
+			}
+		}
+	}
 	if a.syncCerts {
 		// Every app is provisioned now, the TLS app's cache included.
 		a.engine.SetCertCache(&a.pooled.certCache)

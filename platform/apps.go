@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,6 +189,13 @@ func (e *Engine) claimHosts(tx *StoreTx, a *App, previous []string) error {
 		}
 	}
 	for _, d := range a.Domains {
+		// Only a new claim is checked: a site added to the config later
+		// must not block every change of the app.
+		if !slices.Contains(previous, d) {
+			if err := e.checkNotReserved(d); err != nil {
+				return err
+			}
+		}
 		if owner, _ := tx.DomainOwner(d); owner != "" && owner != a.Name {
 			return conflict("domain %s already belongs to app %s", d, owner)
 		}
@@ -267,6 +275,11 @@ func (e *Engine) CreateApp(ctx context.Context, in AppInput) (*AppView, error) {
 			return conflict("app %q already exists", a.Name)
 		} else if StatusOf(err) != 404 {
 			return err
+		}
+		if base := e.config().BaseDomain; base != "" {
+			if err := e.checkNotReserved(a.Name + "." + base); err != nil {
+				return err
+			}
 		}
 		if err := e.claimHosts(tx, a, nil); err != nil {
 			return err

@@ -67,6 +67,22 @@ type Resolver interface {
 // SetCertLookup sets how automatic certificates are found.
 func (e *Engine) SetCertLookup(f CertLookup) { e.certLookup.Store(&f) }
 
+// ReservedHosts tells whether another site of the server's config serves
+// a host before the apps do (a dashboard's host, say): an app given that
+// host would never see a request for it. The Caddy adapter sets it.
+type ReservedHosts func(host string) bool
+
+// SetReservedHosts sets which hosts apps may not claim.
+func (e *Engine) SetReservedHosts(f ReservedHosts) { e.reserved.Store(&f) }
+
+// checkNotReserved refuses a host another site of the config serves.
+func (e *Engine) checkNotReserved(host string) error {
+	if p := e.reserved.Load(); p != nil && *p != nil && (*p)(host) {
+		return conflict("%s is served by another site of this server's Caddy config, before any app: choose another host", host)
+	}
+	return nil
+}
+
 // SetResolver replaces the resolver of domain checks (tests).
 func (e *Engine) SetResolver(r Resolver) { e.resolver.Store(&r) }
 

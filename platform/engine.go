@@ -111,6 +111,7 @@ type Engine struct {
 	gitOnce    sync.Once
 	git        *gitsource.Cache
 	certLookup atomic.Pointer[CertLookup]
+	reserved   atomic.Pointer[ReservedHosts]
 	certCache  atomic.Pointer[CertCache]
 	certsMu    sync.Mutex
 	// certsChanged wakes expireCerts when the uploads change.
