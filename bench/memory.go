@@ -28,7 +28,7 @@ func buildCaddy(ctx context.Context, dir string) (string, error) {
 }
 
 // buildCaddyPackage builds pkg into bin from the module root, with the
-// module's go.mod as it is.
+// module's go.mod as it is and the flags of `make build` (what users run).
 func buildCaddyPackage(ctx context.Context, bin, pkg string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
@@ -38,7 +38,7 @@ func buildCaddyPackage(ctx context.Context, bin, pkg string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", fmt.Errorf("run the bench from inside the caddy-paas module")
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s: %w: %s", pkg, err, truncate(string(out), 800))
