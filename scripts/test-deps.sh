@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real parts the tests use besides Docker, where missing:
-# Debian's busybox-static (the shell of the Go build image the tests make
+# Debian's busybox-static (the shell of the Go build image, and the
+# busybox:stable and caddy:2-alpine stand-in images, that the tests make
 # with docker import), git (git http-backend and upload-pack serve test
 # repositories; git-shell restricts the SSH test's deploy key) and
 # openssh-server (the sshd the deploy key test serves a repository with on
