@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,23 @@ https:// {
 	if conn, err := a.handshake("stranger.example.test"); err == nil {
 		conn.Close()
 		t.Error("handshake for stranger.example.test succeeded")
+	}
+	// Plain HTTP is redirected to HTTPS, path and query kept.
+	plain := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", a.httpPort))
+		}},
+	}
+	resp, err := plain.Get(fmt.Sprintf("http://%s:%d/cart?item=1", domain, a.httpPort))
+	if err != nil {
+		t.Fatalf("GET http://%s/: %v", domain, err)
+	}
+	resp.Body.Close()
+	// (Caddy's catch-all redirect names no port: production serves 443.)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusPermanentRedirect || !strings.HasPrefix(loc, "https://"+domain) || !strings.HasSuffix(loc, "/cart?item=1") {
+		t.Errorf("plain HTTP: %d Location %q, want 308 to https://%s/cart?item=1", resp.StatusCode, loc, domain)
 	}
 	if n := a.pebbleOrders(); n != 2 {
 		t.Errorf("pebble got %d orders, want 2", n)
