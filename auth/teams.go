@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"regexp"
 	"sort"
 	"time"
 
+	"github.com/caddy-paas/caddy-paas/internal/pattern"
 	"github.com/caddy-paas/caddy-paas/storage"
 )
 
@@ -76,7 +76,7 @@ type inviteRecord struct {
 // InviteTTL is how long an invitation stays valid.
 const InviteTTL = 7 * 24 * time.Hour
 
-var teamNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+var teamNameRE = pattern.MustBounded(`^[a-z][a-z0-9-]*$`, 63)
 
 // ValidateTeamName checks a team name: like an app name.
 func ValidateTeamName(name string) error {

@@ -8,7 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
+
+	"github.com/caddy-paas/caddy-paas/internal/pattern"
 )
 
 // RepoConfigFile is the per-repository config file, read from the root of
@@ -60,8 +61,8 @@ type BuildConfig struct {
 }
 
 var (
-	stageRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	argKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	stageRe  = pattern.MustBounded(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`, 64)
+	argKeyRe = pattern.MustBounded(`^[A-Za-z_][A-Za-z0-9_]*$`, 128)
 )
 
 // Validate checks paths, names and sizes; messages name the field.

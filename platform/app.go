@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-paas/caddy-paas/builder"
 	"github.com/caddy-paas/caddy-paas/builder/gitsource"
 	"github.com/caddy-paas/caddy-paas/containers"
+	"github.com/caddy-paas/caddy-paas/internal/pattern"
 )
 
 // Limits on what an app may hold. They keep one app's record small and
@@ -37,9 +38,9 @@ const (
 )
 
 var (
-	appNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	envKeyRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
-	labelRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	appNameRe = pattern.MustBounded(`^[a-z][a-z0-9-]*$`, 63)
+	envKeyRe  = pattern.MustBounded(`^[A-Za-z_][A-Za-z0-9_]*$`, 255)
+	labelRe   = pattern.MustBounded(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`, 63)
 )
 
 // App is the desired state of one app, with env values in plain text. It

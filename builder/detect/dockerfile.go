@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -29,12 +28,12 @@ const maxCommand = 4096
 var (
 	// versionRe is the only shape of version that reaches an image tag or an
 	// ARG default: digits and dots, nothing a Dockerfile or a shell reads.
-	versionRe = regexp.MustCompile(`^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$`)
+	versionRe = lazyRE(`^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$`)
 	// nameRe is a binary, assembly or app name that is written into a path.
-	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	nameRe = lazyRE(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	// relPathRe is a relative path inside the repository; validRelPath also
 	// refuses empty, "." and ".." segments.
-	relPathRe = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._/-]{0,254}$`)
+	relPathRe = lazyRE(`^[A-Za-z0-9._][A-Za-z0-9._/-]{0,254}$`)
 )
 
 // validName reports whether s can be written as a file name.

@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,10 +19,10 @@ var dotnetMajors = []int{6, 7, 8, 9, 10}
 const dotnetAppUID = 1654
 
 var (
-	targetFrameworkRe = regexp.MustCompile(`<TargetFrameworks?>([^<]{1,200})</TargetFrameworks?>`)
-	netTFMRe          = regexp.MustCompile(`^net([0-9]{1,2})\.0`)
-	assemblyNameRe    = regexp.MustCompile(`<AssemblyName>([^<]{1,200})</AssemblyName>`)
-	webSDKRe          = regexp.MustCompile(`Sdk="Microsoft\.NET\.Sdk\.Web"`)
+	targetFrameworkRe = lazyRE(`<TargetFrameworks?>([^<]{1,200})</TargetFrameworks?>`)
+	netTFMRe          = lazyRE(`^net([0-9]{1,2})\.0`)
+	assemblyNameRe    = lazyRE(`<AssemblyName>([^<]{1,200})</AssemblyName>`)
+	webSDKRe          = lazyRE(`Sdk="Microsoft\.NET\.Sdk\.Web"`)
 )
 
 // dotnetProject picks the project to publish: the one *.csproj at the

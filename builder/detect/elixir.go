@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"regexp"
 )
 
 // defaultElixirVersion is the elixir image line used when mix.exs does not
@@ -12,10 +11,10 @@ const defaultElixirVersion = "1.17"
 var elixirLines = []string{"1.17", "1.18", "1.16", "1.15", "1.14"}
 
 var (
-	mixAppRe     = regexp.MustCompile(`\bapp:\s*:([a-z_][a-z0-9_]{0,63})\b`)
-	mixElixirRe  = regexp.MustCompile(`\belixir:\s*"([^"\n]{1,40})"`)
-	mixPhoenixRe = regexp.MustCompile(`\{\s*:phoenix\s*,`)
-	mixAssetsRe  = regexp.MustCompile(`"assets\.deploy"`)
+	mixAppRe     = lazyRE(`\bapp:\s*:([a-z_][a-z0-9_]{0,63})\b`)
+	mixElixirRe  = lazyRE(`\belixir:\s*"([^"\n]{1,40})"`)
+	mixPhoenixRe = lazyRE(`\{\s*:phoenix\s*,`)
+	mixAssetsRe  = lazyRE(`"assets\.deploy"`)
 )
 
 // planElixir builds a Mix release on the elixir image and runs it on the

@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -12,11 +11,11 @@ import (
 const defaultGoVersion = "1.24"
 
 var (
-	goDirectiveRe = regexp.MustCompile(`^1\.([0-9]{1,3})(\.[0-9]{1,3})?((rc|beta)[0-9]{1,2})?$`)
-	goMainRe      = regexp.MustCompile(`(?m)^package[ \t]+main[ \t]*(//.*)?\r?$`)
+	goDirectiveRe = lazyRE(`^1\.([0-9]{1,3})(\.[0-9]{1,3})?((rc|beta)[0-9]{1,2})?$`)
+	goMainRe      = lazyRE(`(?m)^package[ \t]+main[ \t]*(//.*)?\r?$`)
 	// goMajorSuffixRe is the /vN suffix of a module path, which is not the
 	// name of the binary.
-	goMajorSuffixRe = regexp.MustCompile(`^v[0-9]+$`)
+	goMajorSuffixRe = lazyRE(`^v[0-9]+$`)
 )
 
 // cgoModules need cgo, hence glibc at run time instead of an empty image.

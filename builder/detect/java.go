@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 )
 
@@ -14,21 +13,21 @@ const defaultJavaVersion = 21
 var javaLTS = []int{8, 11, 17, 21, 25}
 
 var (
-	mavenJavaRes = []*regexp.Regexp{
-		regexp.MustCompile(`<java\.version>\s*(?:1\.)?([0-9]{1,2})\s*</java\.version>`),
-		regexp.MustCompile(`<maven\.compiler\.release>\s*(?:1\.)?([0-9]{1,2})\s*</maven\.compiler\.release>`),
-		regexp.MustCompile(`<release>\s*(?:1\.)?([0-9]{1,2})\s*</release>`),
-		regexp.MustCompile(`<maven\.compiler\.source>\s*(?:1\.)?([0-9]{1,2})\s*</maven\.compiler\.source>`),
-		regexp.MustCompile(`<maven\.compiler\.target>\s*(?:1\.)?([0-9]{1,2})\s*</maven\.compiler\.target>`),
+	mavenJavaRes = []*lazyRegexp{
+		lazyRE(`<java\.version>\s*(?:1\.)?([0-9]{1,2})\s*</java\.version>`),
+		lazyRE(`<maven\.compiler\.release>\s*(?:1\.)?([0-9]{1,2})\s*</maven\.compiler\.release>`),
+		lazyRE(`<release>\s*(?:1\.)?([0-9]{1,2})\s*</release>`),
+		lazyRE(`<maven\.compiler\.source>\s*(?:1\.)?([0-9]{1,2})\s*</maven\.compiler\.source>`),
+		lazyRE(`<maven\.compiler\.target>\s*(?:1\.)?([0-9]{1,2})\s*</maven\.compiler\.target>`),
 	}
-	gradleJavaRes = []*regexp.Regexp{
-		regexp.MustCompile(`JavaLanguageVersion\.of\(\s*([0-9]{1,2})\s*\)`),
-		regexp.MustCompile(`jvmToolchain\(\s*([0-9]{1,2})\s*\)`),
-		regexp.MustCompile(`JavaVersion\.VERSION_(?:1_)?([0-9]{1,2})\b`),
-		regexp.MustCompile(`sourceCompatibility\s*=\s*['"]?(?:1\.)?([0-9]{1,2})\b`),
+	gradleJavaRes = []*lazyRegexp{
+		lazyRE(`JavaLanguageVersion\.of\(\s*([0-9]{1,2})\s*\)`),
+		lazyRE(`jvmToolchain\(\s*([0-9]{1,2})\s*\)`),
+		lazyRE(`JavaVersion\.VERSION_(?:1_)?([0-9]{1,2})\b`),
+		lazyRE(`sourceCompatibility\s*=\s*['"]?(?:1\.)?([0-9]{1,2})\b`),
 	}
-	mavenModulesRe  = regexp.MustCompile(`<modules>`)
-	gradleIncludeRe = regexp.MustCompile(`(?m)^\s*include\s*[ (]`)
+	mavenModulesRe  = lazyRE(`<modules>`)
+	gradleIncludeRe = lazyRE(`(?m)^\s*include\s*[ (]`)
 )
 
 // javaJar is the shell that copies the application jar to /out/app.jar,
@@ -40,7 +39,7 @@ func javaJar(dir string) string {
 
 // javaVersion finds the Java release the build targets and returns the LTS
 // to build and run it on.
-func (pl *planner) javaVersion(file, text string, res []*regexp.Regexp) int {
+func (pl *planner) javaVersion(file, text string, res []*lazyRegexp) int {
 	for _, re := range res {
 		m := re.FindStringSubmatch(text)
 		if m == nil {

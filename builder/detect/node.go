@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -20,12 +19,12 @@ var nodeLines = []string{"22", "24", "20", "18", "25", "23", "21", "19"}
 var nodeCodenames = map[string]string{"lts/hydrogen": "18", "lts/iron": "20", "lts/jod": "22", "lts/krypton": "24"}
 
 var (
-	packageManagerRe    = regexp.MustCompile(`^(npm|yarn|pnpm|bun)@([0-9]{1,3})\.[0-9]{1,4}\.[0-9]{1,4}`)
-	pnpmLockVersionRe   = regexp.MustCompile(`(?m)^lockfileVersion:\s*['"]?([0-9]{1,2})`)
-	nextStandaloneRe    = regexp.MustCompile(`output\s*:\s*['"]standalone['"]`)
-	viteOutDirRe        = regexp.MustCompile(`outDir\s*:\s*['"]([^'"\n]{1,200})['"]`)
-	yarnPathRe          = regexp.MustCompile(`(?m)^yarnPath:`)
-	nodeModulesLinkerRe = regexp.MustCompile(`(?m)^nodeLinker:\s*["']?node-modules`)
+	packageManagerRe    = lazyRE(`^(npm|yarn|pnpm|bun)@([0-9]{1,3})\.[0-9]{1,4}\.[0-9]{1,4}`)
+	pnpmLockVersionRe   = lazyRE(`(?m)^lockfileVersion:\s*['"]?([0-9]{1,2})`)
+	nextStandaloneRe    = lazyRE(`output\s*:\s*['"]standalone['"]`)
+	viteOutDirRe        = lazyRE(`outDir\s*:\s*['"]([^'"\n]{1,200})['"]`)
+	yarnPathRe          = lazyRE(`(?m)^yarnPath:`)
+	nodeModulesLinkerRe = lazyRE(`(?m)^nodeLinker:\s*["']?node-modules`)
 )
 
 // packageJSON is what detection reads of package.json.

@@ -2,14 +2,13 @@ package detect
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
 // procfileLineRe is a Procfile process line: a process type, a colon, the
 // command. Lines that do not match are not processes and are skipped, as
 // Heroku does.
-var procfileLineRe = regexp.MustCompile(`^([A-Za-z0-9_-]+):[ \t]*(.*)$`)
+var procfileLineRe = lazyRE(`^([A-Za-z0-9_-]+):[ \t]*(.*)$`)
 
 // readProcfile reads the web process of the Procfile, if any. A web command
 // that could break out of its line is an error, not something to skip: the

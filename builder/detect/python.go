@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -16,13 +15,13 @@ const defaultPythonVersion = "3.12"
 var pythonLines = []string{"3.12", "3.13", "3.11", "3.10", "3.9", "3.14"}
 
 var (
-	pyReqNameRe      = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([A-Za-z0-9_,.\s-]*)\])?`)
-	djangoSettingsRe = regexp.MustCompile(`DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([A-Za-z_][A-Za-z0-9_.]*)\.settings`)
-	flaskAppRe       = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*Flask\(`)
-	flaskFactoryRe   = regexp.MustCompile(`(?m)^def (create_app)\(`)
-	fastAPIAppRe     = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*FastAPI\(`)
+	pyReqNameRe      = lazyRE(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([A-Za-z0-9_,.\s-]*)\])?`)
+	djangoSettingsRe = lazyRE(`DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([A-Za-z_][A-Za-z0-9_.]*)\.settings`)
+	flaskAppRe       = lazyRE(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*Flask\(`)
+	flaskFactoryRe   = lazyRE(`(?m)^def (create_app)\(`)
+	fastAPIAppRe     = lazyRE(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*FastAPI\(`)
 	// pyModuleRe is a dotted module path, written into start commands.
-	pyModuleRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$`)
+	pyModuleRe = lazyRE(`^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$`)
 )
 
 // pythonRuntimeLibs are the shared libraries a source-built package links
@@ -156,7 +155,7 @@ func (pl *planner) pythonVersion(py *pyProject) string {
 
 // pyAppSpec finds "module:variable" for the app object that re matches in
 // the first of files that has one.
-func (pl *planner) pyAppSpec(re *regexp.Regexp, files []string) (spec, file string) {
+func (pl *planner) pyAppSpec(re *lazyRegexp, files []string) (spec, file string) {
 	for _, f := range files {
 		text, ok := pl.src.head(f)
 		if !ok {

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -14,10 +13,10 @@ const defaultRubyVersion = "3.3"
 var rubyLines = []string{"3.3", "3.4", "3.2", "3.1"}
 
 var (
-	lockRubyVersionRe = regexp.MustCompile(`(?m)^RUBY VERSION\s*\n\s+ruby ([0-9][0-9.]*)`)
-	gemfileRubyRe     = regexp.MustCompile(`(?m)^\s*ruby\s+['"]([^'"\n]{1,40})['"]`)
-	gemfileGemRe      = regexp.MustCompile(`(?m)^\s*gem\s+['"]([A-Za-z0-9_.-]+)['"]`)
-	lockSpecRe        = regexp.MustCompile(`(?m)^    ([A-Za-z0-9_.-]+) \(`)
+	lockRubyVersionRe = lazyRE(`(?m)^RUBY VERSION\s*\n\s+ruby ([0-9][0-9.]*)`)
+	gemfileRubyRe     = lazyRE(`(?m)^\s*ruby\s+['"]([^'"\n]{1,40})['"]`)
+	gemfileGemRe      = lazyRE(`(?m)^\s*gem\s+['"]([A-Za-z0-9_.-]+)['"]`)
+	lockSpecRe        = lazyRE(`(?m)^    ([A-Za-z0-9_.-]+) \(`)
 )
 
 // rubyRuntimeLibs are the shared libraries native gems link against, which

@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -12,8 +11,8 @@ import (
 const defaultRustVersion = "1"
 
 var (
-	rustChannelRe = regexp.MustCompile(`^1\.[0-9]{1,3}(\.[0-9]{1,3})?$`)
-	openSSLSysRe  = regexp.MustCompile(`(?m)^name = "openssl-sys"$`)
+	rustChannelRe = lazyRE(`^1\.[0-9]{1,3}(\.[0-9]{1,3})?$`)
+	openSSLSysRe  = lazyRE(`(?m)^name = "openssl-sys"$`)
 )
 
 // rustVersion reads the channel of rust-toolchain.toml or rust-toolchain.
