@@ -2,6 +2,7 @@ package platform
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,8 @@ type AppRoute struct {
 	replicas atomic.Pointer[[]*Replica]
 	next     atomic.Uint32
 	policy   atomic.Pointer[EdgePolicy]
+	// hosts are the app's hosts in the table; guarded by the table's mu.
+	hosts []string
 }
 
 // Policy returns the app's edge policy (redirects, maintenance, HSTS), or
@@ -165,15 +168,14 @@ func contains(list []*Replica, r *Replica) bool {
 type RoutingTable struct {
 	hosts sync.Map // host -> *AppRoute
 
-	mu       sync.Mutex
-	apps     map[string]*AppRoute
-	appHosts map[string][]string
-	count    atomic.Int64
+	mu    sync.Mutex
+	apps  map[string]*AppRoute
+	count atomic.Int64
 }
 
 // NewRoutingTable returns an empty table.
 func NewRoutingTable() *RoutingTable {
-	return &RoutingTable{apps: map[string]*AppRoute{}, appHosts: map[string][]string{}}
+	return &RoutingTable{apps: map[string]*AppRoute{}}
 }
 
 // Lookup returns the route for a request host (any port is ignored, case
@@ -232,19 +234,17 @@ func (t *RoutingTable) SetHosts(app string, hosts []string) *AppRoute {
 		t.apps[app] = route
 		t.count.Add(1)
 	}
-	want := map[string]bool{}
-	for _, h := range hosts {
-		want[h] = true
-	}
-	for _, h := range t.appHosts[app] {
-		if !want[h] {
+	// An app has a few hosts: lists beat a map here, and a route change
+	// touches no per-table structure but the host map itself.
+	for _, h := range route.hosts {
+		if !slices.Contains(hosts, h) {
 			t.hosts.CompareAndDelete(h, route)
 		}
 	}
-	for h := range want {
+	for _, h := range hosts {
 		t.hosts.Store(h, route)
 	}
-	t.appHosts[app] = append([]string(nil), hosts...)
+	route.hosts = append(route.hosts[:0:0], hosts...)
 	return route
 }
 
@@ -256,11 +256,10 @@ func (t *RoutingTable) Remove(app string) []*Replica {
 	if route == nil {
 		return nil
 	}
-	for _, h := range t.appHosts[app] {
+	for _, h := range route.hosts {
 		t.hosts.CompareAndDelete(h, route)
 	}
 	delete(t.apps, app)
-	delete(t.appHosts, app)
 	t.count.Add(-1)
 	return route.SetReplicas(nil)
 }
