@@ -86,51 +86,89 @@ func merge(repo, app BuildConfig) BuildConfig {
 	return out
 }
 
+// SourcePlan is how a source tree is built: with its own Dockerfile, or
+// with one generated for its detected stack.
+type SourcePlan struct {
+	// Repo is the tree's paas.json (empty when it has none); HasRepoConfig
+	// tells whether the file exists.
+	Repo          *RepoConfig
+	HasRepoConfig bool
+	// Settings are the build settings in force: the app's over paas.json's.
+	Settings BuildConfig
+	// ContextDir is the build context, inside the tree.
+	ContextDir string
+	// Dockerfile is the repository's own Dockerfile (relative to the
+	// context) when it has one, else "".
+	Dockerfile string
+	// Generated is the detected stack and its Dockerfile when the
+	// repository has none.
+	Generated *detect.Plan
+}
+
+// PlanSource decides how dir would be built with the app's settings,
+// building nothing: what `caddy paas detect` shows, and what Build does.
+func PlanSource(dir string, app BuildConfig) (*SourcePlan, error) {
+	repo, err := ReadRepoConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	sp := &SourcePlan{Repo: repo, Settings: merge(repo.Build, app)}
+	if _, err := os.Lstat(filepath.Join(dir, RepoConfigFile)); err == nil {
+		sp.HasRepoConfig = true
+	}
+	if err := sp.Settings.Validate(); err != nil {
+		return nil, err
+	}
+	sp.ContextDir = filepath.Join(dir, filepath.FromSlash(sp.Settings.Context))
+	if st, err := os.Lstat(sp.ContextDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("build context %q is not a folder of the repository", sp.Settings.Context)
+	}
+	dockerfile := sp.Settings.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	if st, err := os.Lstat(filepath.Join(sp.ContextDir, filepath.FromSlash(dockerfile))); err == nil && st.Mode().IsRegular() {
+		sp.Dockerfile = dockerfile
+		return sp, nil
+	} else if sp.Settings.Dockerfile != "" {
+		return nil, fmt.Errorf("dockerfile %q not found in the build context", sp.Settings.Dockerfile)
+	}
+	root, err := os.OpenRoot(sp.ContextDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the build context: %w", err)
+	}
+	defer root.Close()
+	sp.Generated, err = detect.Detect(root.FS(), detect.Options{
+		Stack: sp.Settings.Stack, StartCommand: sp.Settings.StartCommand,
+		BuildCommand: sp.Settings.BuildCommand, Port: repo.Port,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no Dockerfile, and %w", err)
+	}
+	return sp, nil
+}
+
 // Build builds req.Dir into an image: with the repository's Dockerfile
 // when it has one, else with one generated from the detected stack. The
 // log says which, and why.
 func Build(ctx context.Context, b ImageBuilder, req Request, log io.Writer) (*Result, error) {
-	repo, err := ReadRepoConfig(req.Dir)
+	sp, err := PlanSource(req.Dir, req.Settings)
+	if err == nil && sp.HasRepoConfig {
+		fmt.Fprintf(log, "read %s\n", RepoConfigFile)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Lstat(filepath.Join(req.Dir, RepoConfigFile)); err == nil {
-		fmt.Fprintf(log, "read %s\n", RepoConfigFile)
-	}
-	settings := merge(repo.Build, req.Settings)
-	if err := settings.Validate(); err != nil {
-		return nil, err
-	}
-	ctxDir := filepath.Join(req.Dir, filepath.FromSlash(settings.Context))
-	if st, err := os.Lstat(ctxDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("build context %q is not a folder of the repository", settings.Context)
-	}
-	res := &Result{Image: ImageTag(req.App, req.Deployment), Config: repo}
+	settings, ctxDir := sp.Settings, sp.ContextDir
+	res := &Result{Image: ImageTag(req.App, req.Deployment), Config: sp.Repo}
 
-	dockerfile := settings.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
-	}
+	dockerfile := sp.Dockerfile
 	var ignore []string
 	var add map[string][]byte
-	if st, err := os.Lstat(filepath.Join(ctxDir, filepath.FromSlash(dockerfile))); err == nil && st.Mode().IsRegular() {
+	if plan := sp.Generated; plan == nil {
 		fmt.Fprintf(log, "building with the repository's %s\n", dockerfile)
 		ignore = []string{".git"}
-	} else if settings.Dockerfile != "" {
-		return nil, fmt.Errorf("dockerfile %q not found in the build context", settings.Dockerfile)
 	} else {
-		root, err := os.OpenRoot(ctxDir)
-		if err != nil {
-			return nil, fmt.Errorf("opening the build context: %w", err)
-		}
-		plan, err := detect.Detect(root.FS(), detect.Options{
-			Stack: settings.Stack, StartCommand: settings.StartCommand,
-			BuildCommand: settings.BuildCommand, Port: repo.Port,
-		})
-		root.Close()
-		if err != nil {
-			return nil, fmt.Errorf("no Dockerfile, and %w", err)
-		}
 		fmt.Fprintf(log, "no Dockerfile: detected stack %s\n", plan.Stack)
 		for _, r := range plan.Reasons {
 			fmt.Fprintf(log, "  %s\n", r)
@@ -142,13 +180,9 @@ func Build(ctx context.Context, b ImageBuilder, req Request, log io.Writer) (*Re
 		// The generated Dockerfile and the merged .dockerignore exist only
 		// in the build context, and the .dockerignore names both, so that
 		// COPY . . never puts them in the image (or a static site).
-		dockerignore, err := os.ReadFile(filepath.Join(ctxDir, ".dockerignore"))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("reading .dockerignore: %w", err)
-		}
-		merged := append(dockerignore, '\n')
-		for _, p := range append(append([]string(nil), plan.Ignore...), GeneratedDockerfile, ".dockerignore") {
-			merged = append(merged, p+"\n"...)
+		merged, err := MergedDockerignore(ctxDir, append(append([]string(nil), plan.Ignore...), GeneratedDockerfile, ".dockerignore"))
+		if err != nil {
+			return nil, err
 		}
 		add = map[string][]byte{GeneratedDockerfile: []byte(plan.Dockerfile), ".dockerignore": merged}
 	}
@@ -174,6 +208,20 @@ func Build(ctx context.Context, b ImageBuilder, req Request, log io.Writer) (*Re
 	res.ImageID = id
 	fmt.Fprintf(log, "built %s (%s)\n", res.Image, id)
 	return res, nil
+}
+
+// MergedDockerignore is the context's .dockerignore (if any) followed by
+// patterns.
+func MergedDockerignore(ctxDir string, patterns []string) ([]byte, error) {
+	dockerignore, err := os.ReadFile(filepath.Join(ctxDir, ".dockerignore"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading .dockerignore: %w", err)
+	}
+	merged := append(dockerignore, '\n')
+	for _, p := range patterns {
+		merged = append(merged, p+"\n"...)
+	}
+	return merged, nil
 }
 
 func indent(s string) string {

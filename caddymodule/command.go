@@ -622,6 +622,7 @@ func buildCommands(cmd *cobra.Command) {
 	buildIdentityCommands(cmd, c)
 	buildMCPCommand(cmd, c)
 	buildExecCommand(cmd, c)
+	buildDetectCommand(cmd, c)
 	buildAppOpsCommands(cmd, c)
 	buildRemoteCommands(cmd, c)
 	c.finishCommands(cmd)

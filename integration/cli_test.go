@@ -180,6 +180,14 @@ func TestCLIEveryCommand(t *testing.T) {
 	if w := jsonOf[platform.WebhookInfo](t, c.local(root, "webhook", "rotate-secret", app, "--json")); w.Secret == "" {
 		t.Errorf("webhook rotate-secret: %+v", w)
 	}
+	// detect runs on this machine, with no server.
+	site := t.TempDir()
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte("<h1>hi</h1>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := jsonOf[map[string]any](t, c.local(root, "detect", site, "--json")); got["stack"] != "static" || !strings.Contains(fmt.Sprint(got["generated_dockerfile"]), "FROM caddy:2-alpine") {
+		t.Errorf("detect: %v", got)
+	}
 
 	// A deploy that cannot get healthy soon is canceled; the previous
 	// version keeps serving.
