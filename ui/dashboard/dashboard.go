@@ -64,6 +64,7 @@ func New(api http.Handler, apiPrefix string) (http.Handler, error) {
 		"pathpart": pathPart,
 		"cpu":      cpuText,
 		"memory":   memoryText,
+		"memlimit": memoryLimit,
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")

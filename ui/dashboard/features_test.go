@@ -42,7 +42,7 @@ func TestAppsPageShowsUsage(t *testing.T) {
 	}
 	// The overview of each app.
 	page := w.get(w.alice, "/apps/blog").body
-	for _, want := range []string{"<dt>CPU</dt><dd>12.5% <span", "2 replicas, sampled 2026-03-01 12:05 UTC", "<dt>Memory</dt><dd>96.0 MiB</dd>"} {
+	for _, want := range []string{"<dt>CPU</dt><dd>12.5% <span", "2 replicas, sampled 2026-03-01 12:05 UTC", "<dt>Memory</dt><dd>96.0 MiB <span class=\"muted\">(limit 512m per replica)</span></dd>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("blog's overview lacks %q", want)
 		}
@@ -114,6 +114,10 @@ func TestAppSettingsSection(t *testing.T) {
 		`id="settings-port" name="port" type="number" min="1" max="65535" required value="8080"`,
 		`id="settings-health" name="health_path" value="/healthz"`,
 		`id="settings-hsts" name="hsts" type="checkbox" checked`,
+		`id="settings-memory" name="memory" value="512m"`,
+		`id="settings-cpus" name="cpus" type="number" min="0" max="1024" step="0.01" value="0.5"`,
+		`(limit 512m per replica)`,
+		`<dt>CPU limit</dt><dd>0.5 per replica</dd>`,
 		`<option value="to-apex" selected>`,
 		`<option value="">off</option>`,
 		`id="settings-maintenance" name="maintenance" type="checkbox" checked`,
@@ -130,7 +134,8 @@ func TestAppSettingsSection(t *testing.T) {
 	}
 	// Another app with none of it set.
 	body = w.get(w.bob, "/apps/other").body
-	for _, want := range []string{`<option value="" selected>off</option>`, `maxlength="2000"></textarea>`, "No redirects."} {
+	for _, want := range []string{`<option value="" selected>off</option>`, `maxlength="2000"></textarea>`, "No redirects.",
+		`id="settings-memory" name="memory" value=""`, `step="0.01" value=""`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("other's settings lack %s", want)
 		}
@@ -273,6 +278,14 @@ func TestLastDeployText(t *testing.T) {
 	} {
 		if got := lastDeployText(tc.d, now); got != tc.want {
 			t.Errorf("lastDeployText(%+v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestMemoryLimitText(t *testing.T) {
+	for b, want := range map[int64]string{0: "", 512 << 20: "512m", 2 << 30: "2g", 1536 << 10: "1536k", 7_000_001: "7000001"} {
+		if got := memoryLimit(b); got != want {
+			t.Errorf("memoryLimit(%d) = %q, want %q", b, got, want)
 		}
 	}
 }

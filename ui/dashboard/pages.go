@@ -505,6 +505,22 @@ func memoryText(u *platform.AppUsage) string {
 	return strconv.FormatFloat(float64(u.MemoryBytes)/(1<<20), 'f', 1, 64) + " MiB"
 }
 
+// memoryLimit writes a limit in bytes as the API reads it back: "512m",
+// "1g", or bytes; "" for none.
+func memoryLimit(b int64) string {
+	switch {
+	case b <= 0:
+		return ""
+	case b%(1<<30) == 0:
+		return strconv.FormatInt(b>>30, 10) + "g"
+	case b%(1<<20) == 0:
+		return strconv.FormatInt(b>>20, 10) + "m"
+	case b%(1<<10) == 0:
+		return strconv.FormatInt(b>>10, 10) + "k"
+	}
+	return strconv.FormatInt(b, 10)
+}
+
 type accountData struct {
 	base
 	// TOTPEnabled tells whether two-factor authentication is on.

@@ -225,6 +225,7 @@ func sharedWorld(t *testing.T) *world {
 		blog.Usage = &platform.AppUsage{CPUPercent: 12.5, MemoryBytes: 96 << 20, Replicas: 2, SampledAt: time.Date(2026, 3, 1, 12, 5, 0, 0, time.UTC)}
 		blog.HealthPath = "/healthz"
 		blog.HSTS = true
+		blog.Memory, blog.CPUs = 512<<20, 0.5
 		blog.WWWRedirect = platform.WWWToApex
 		blog.Maintenance = &platform.Maintenance{Enabled: true, Message: "Back soon"}
 		blog.Redirects = []platform.Redirect{{ID: "r1", From: "old.example", PathPrefix: "/docs", To: "https://docs.example", Status: 301}}

@@ -251,6 +251,20 @@
         patch.health_path = health.value.trim();
         changed.push(patch.health_path ? "health check " + patch.health_path : "no health check");
       }
+      var mem = f.elements.namedItem("memory");
+      if (mem.value.trim() !== mem.defaultValue) {
+        var m = mem.value.trim();
+        if (m && !/^\d+(\.\d+)? ?[kmgtKMGT]?(i?[bB])?$/.test(m)) throw invalid("The memory limit must be a size such as 512m or 1g.");
+        patch.memory = m || 0;
+        changed.push(m ? "memory limit " + m : "no memory limit");
+      }
+      var cpus = f.elements.namedItem("cpus");
+      if (cpus.value.trim() !== cpus.defaultValue) {
+        var c = cpus.value.trim() === "" ? 0 : parseFloat(cpus.value);
+        if (!(c >= 0 && c <= 1024)) throw invalid("CPUs must be a number such as 0.5 or 2.");
+        patch.cpus = c;
+        changed.push(c ? c + " CPUs" : "no CPU limit");
+      }
       var hsts = f.elements.namedItem("hsts");
       if (hsts.checked !== hsts.defaultChecked) {
         patch.hsts = hsts.checked;
