@@ -381,8 +381,8 @@ func (a *API) deployUpload(e Engine, w http.ResponseWriter, r *http.Request) err
 	}
 	d, err := e.DeployUpload(r.Context(), r.PathValue("name"), body)
 	if err != nil {
-		if ue := uploadError(err, ""); ue != nil {
-			return ue
+		if re := readError(err); re != nil {
+			return re
 		}
 		return err
 	}
@@ -393,10 +393,9 @@ func (a *API) deployUpload(e Engine, w http.ResponseWriter, r *http.Request) err
 // arrive: 200 MB (the upload limit) at ~0.3 MB/s.
 const UploadReadTimeout = 10 * time.Minute
 
-// uploadError turns a failure to read an upload into a clear client
-// error: too large (413), too slow (408), else msg (400); with msg empty,
-// nil when err is none of the first two.
-func uploadError(err error, msg string) error {
+// readError turns a failure to read an upload into a clear client error:
+// too large (413) or too slow (408); nil when err is neither.
+func readError(err error) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return &platform.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("upload is larger than %d bytes", platform.MaxUploadBytes)}
@@ -405,8 +404,13 @@ func uploadError(err error, msg string) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return &platform.Error{Status: http.StatusRequestTimeout, Message: fmt.Sprintf("the upload did not arrive within %s", UploadReadTimeout)}
 	}
-	if msg == "" {
-		return nil
+	return nil
+}
+
+// uploadError is readError, else a 400 saying msg.
+func uploadError(err error, msg string) error {
+	if re := readError(err); re != nil {
+		return re
 	}
 	return &platform.Error{Status: http.StatusBadRequest, Message: msg}
 }

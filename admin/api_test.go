@@ -854,7 +854,7 @@ func TestUploadErrorsAreClientErrors(t *testing.T) {
 			t.Errorf("%s: %v, want status %d", name, uploadError(tc.err, "bad form"), tc.want)
 		}
 	}
-	if uploadError(errors.New("engine failure"), "") != nil {
+	if readError(errors.New("engine failure")) != nil {
 		t.Error("an unrelated error became an upload error")
 	}
 }

@@ -35,15 +35,14 @@ func (e *Engine) workDir(parts ...string) string {
 // app's name), removed with the app.
 func (e *Engine) gitCache() *gitsource.Cache {
 	e.gitOnce.Do(func() {
-		dir := e.workDir("git")
+		e.git = &gitsource.Cache{Dir: e.workDir("git"), Logger: e.log().Named("git")}
 		// Earlier versions shared one repository per URL between all
-		// apps, in the cache's shared area: nothing reads it any more,
-		// and objects fetched with one team's credentials must not stay
-		// around.
-		if err := os.RemoveAll(filepath.Join(dir, "repos")); err != nil {
+		// apps: every checkout names its app now, so nothing reads that
+		// area, and objects fetched with one team's credentials must not
+		// stay around.
+		if err := e.git.RemoveShared(); err != nil {
 			e.log().Warn("removing the shared git cache of earlier versions", zap.Error(err))
 		}
-		e.git = &gitsource.Cache{Dir: dir, Logger: e.log().Named("git")}
 	})
 	e.git.SetPolicy(e.config().GitPolicy)
 	return e.git

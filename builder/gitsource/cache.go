@@ -200,6 +200,19 @@ func (c *Cache) openArea(owner string, t *target) (area, error) {
 	return a, nil
 }
 
+// RemoveShared deletes the shared area (repositories cached by URL for
+// checkouts without an owner), for a caller that only ever names owners:
+// objects one owner's credentials fetched there must not stay around.
+func (c *Cache) RemoveShared() error {
+	if c.Dir == "" {
+		return errors.New("the git cache has no directory")
+	}
+	if err := os.RemoveAll(c.sharedArea().repos); err != nil {
+		return fmt.Errorf("removing the shared git cache: %w", err)
+	}
+	return nil
+}
+
 // Remove deletes owner's area of the cache, such as when the app it was
 // named after is deleted. It waits for a checkout of owner in progress to
 // end, at most until ctx is done. Removing an owner that has nothing cached
