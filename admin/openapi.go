@@ -265,36 +265,12 @@ func (g *schemaGen) schemaOf(t reflect.Type, nullable bool) map[string]any {
 // props. A field without omitempty whose zero value encodes as null (a nil
 // pointer, slice or map) is nullable.
 func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		if f.Anonymous && name == "" {
-			et := ft
-			if et.Kind() == reflect.Pointer {
-				et = et.Elem()
-			}
-			if et.Kind() == reflect.Struct {
-				g.fields(et, props)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		omitempty := strings.Contains(opts, "omitempty")
-		switch ft.Kind() {
+	for _, f := range JSONFields(t) {
+		switch ft := f.Field.Type; ft.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
-			props[name] = g.schemaOf(ft, !omitempty)
+			props[f.Name] = g.schemaOf(ft, !f.OmitEmpty())
 		default:
-			props[name] = g.schemaOf(ft, false)
+			props[f.Name] = g.schemaOf(ft, false)
 		}
 	}
 }

@@ -261,46 +261,12 @@ var (
 // structs are flattened.
 func bodyFields(t reflect.Type, owner string, seen map[reflect.Type]bool) []fieldSchema {
 	var out []fieldSchema
-	names := map[string]bool{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		if f.Anonymous && name == "" {
-			et := ft
-			if et.Kind() == reflect.Pointer {
-				et = et.Elem()
-			}
-			if et.Kind() == reflect.Struct {
-				for _, sub := range bodyFields(et, owner, seen) {
-					if !names[sub.name] {
-						names[sub.name] = true
-						out = append(out, sub)
-					}
-				}
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if names[name] {
-			continue
-		}
-		names[name] = true
-		s := typeSchema(ft, seen, false)
-		if strings.Contains(","+opts+",", ",string,") {
+	for _, f := range admin.JSONFields(t) {
+		s := typeSchema(f.Field.Type, seen, false)
+		if f.AsString() {
 			s = map[string]any{"type": "string"}
 		}
-		doc := typeLabel(owner) + f.Name
-		out = append(out, fieldSchema{name: name, doc: doc, schema: s})
+		out = append(out, fieldSchema{name: f.Name, doc: typeLabel(owner) + f.Field.Name, schema: s})
 	}
 	return out
 }
